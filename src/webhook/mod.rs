@@ -1,0 +1,3 @@
+//! `autoscaler listen`: the webhook receiver (issue B).
+
+pub mod server;
