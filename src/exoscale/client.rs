@@ -36,17 +36,21 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Exponential backoff for retry number `retry` (0-based), or the
-    /// server's `Retry-After`, capped at `max_delay`.
+    /// Exponential backoff for retry number `retry` (0-based), capped at
+    /// `max_delay`; or the server's `Retry-After`, never shortened (retrying
+    /// earlier than asked only earns another 429). A `Retry-After` beyond
+    /// the budget ends the retries instead (see `max_elapsed`).
     pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
-        let exp = self.base_delay.saturating_mul(2u32.saturating_pow(retry));
-        retry_after.unwrap_or(exp).min(self.max_delay)
+        retry_after.unwrap_or_else(|| self.base_delay.saturating_mul(2u32.saturating_pow(retry)).min(self.max_delay))
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     pub connect_timeout: Duration,
+    /// Limit for the answer. With `connect_timeout`, also the most one
+    /// attempt may take in all (connect, send, wait, read the whole body), so
+    /// a server that trickles bytes cannot hold a tick.
     pub read_timeout: Duration,
     pub retry: RetryPolicy,
 }
@@ -164,8 +168,8 @@ impl Client {
     pub fn with_options(endpoint: &str, key: &str, secret: Secret, options: ClientOptions) -> Client {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(options.connect_timeout)
-            .timeout_read(options.read_timeout)
-            .timeout_write(options.read_timeout)
+            // ureq lets this deadline take precedence over per-read timeouts.
+            .timeout(options.connect_timeout + options.read_timeout)
             .redirects(0)
             .user_agent(concat!("autoscaler/", env!("CARGO_PKG_VERSION")))
             .build();
@@ -331,20 +335,19 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// The human message of an error body: classic `{"message"}`, `{"error"}`,
-/// or RFC 9457 `detail`/`title`; otherwise the raw text, shortened.
+/// or RFC 9457 `detail`/`title`; otherwise the raw text. Always one short
+/// line: an HTML error page must not flood the log or the failure message.
 fn error_message(body: &str) -> String {
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
-        for field in ["message", "error", "detail", "title"] {
-            if let Some(s) = v.get(field).and_then(|m| m.as_str()) {
-                return s.to_string();
-            }
-        }
-    }
-    let trimmed = body.trim();
-    if trimmed.is_empty() {
+    let json = serde_json::from_str::<serde_json::Value>(body).ok();
+    let text = json
+        .as_ref()
+        .and_then(|v| ["message", "error", "detail", "title"].iter().find_map(|f| v.get(*f).and_then(|m| m.as_str())))
+        .unwrap_or(body);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() {
         "(empty body)".into()
     } else {
-        trimmed.chars().take(200).collect()
+        words.join(" ").chars().take(200).collect()
     }
 }
 
@@ -363,7 +366,7 @@ mod tests {
         let waits: Vec<u64> = (0..6).map(|r| p.delay(r, None).as_secs()).collect();
         assert_eq!(waits, vec![1, 2, 4, 8, 16, 30]);
         assert_eq!(p.delay(0, Some(Duration::from_secs(7))).as_secs(), 7);
-        assert_eq!(p.delay(0, Some(Duration::from_secs(90))).as_secs(), 30);
+        assert_eq!(p.delay(0, Some(Duration::from_secs(90))).as_secs(), 90, "Retry-After is honoured, not shortened");
     }
 
     #[test]
@@ -384,6 +387,7 @@ mod tests {
         assert_eq!(error_message(r#"{"message":"Invalid request signature"}"#), "Invalid request signature");
         assert_eq!(error_message(r#"{"error":"rate limited","retry_after":1}"#), "rate limited");
         assert_eq!(error_message(""), "(empty body)");
+        assert_eq!(error_message("<html>\n<h1>502 Bad\r\nGateway</h1>\n</html>"), "<html> <h1>502 Bad Gateway</h1> </html>");
     }
 
     #[test]
