@@ -187,11 +187,14 @@ fn retries_stop_when_the_budget_is_spent() {
     let api = ApiServer::start(1);
     api.fail_next(20, 500, None);
     let budget = Duration::from_millis(700);
-    let c = client(&api, with_retry(100, 10, budget));
+    // One attempt may take 100 + 200 ms; a retry must end within the budget.
+    let limits = ClientOptions { connect_timeout: Duration::from_millis(100), read_timeout: Duration::from_millis(200), ..options() };
+    let c = client(&api, ClientOptions { retry: with_retry(100, 10, budget).retry, ..limits });
     let started = Instant::now();
     let err = c.get_instance_pool(&api.pool_id()).unwrap_err();
     let took = started.elapsed();
-    // Waits 100, 200, then 400 would end past 700 ms: three attempts.
+    // Retry after 100 ms could end by 400, after 200 more by 600; after 400
+    // more it could end at 1000, past 700: three attempts.
     assert!(matches!(err, ApiError::Status { status: 500, attempts: 3, .. }), "{err:?}");
     assert_eq!(statuses(&api), vec![500, 500, 500]);
     assert!(took < budget, "took {took:?}, budget {budget:?}");

@@ -20,7 +20,9 @@ pub struct RetryPolicy {
     pub max_retries: u32,
     pub base_delay: Duration,
     pub max_delay: Duration,
-    /// No retry starts once this much time has passed since the first attempt.
+    /// A retry is made only if it can end (wait + one whole attempt) within
+    /// this much time from the first attempt, so a call never outlasts it
+    /// (unless the first attempt alone does).
     pub max_elapsed: Duration,
 }
 
@@ -56,8 +58,10 @@ pub struct ClientOptions {
 }
 
 impl Default for ClientOptions {
+    // 15 s per attempt leaves room for one retry of a timed-out attempt
+    // inside the 40 s budget; the API normally answers in well under 1 s.
     fn default() -> Self {
-        ClientOptions { connect_timeout: Duration::from_secs(5), read_timeout: Duration::from_secs(15), retry: RetryPolicy::default() }
+        ClientOptions { connect_timeout: Duration::from_secs(5), read_timeout: Duration::from_secs(10), retry: RetryPolicy::default() }
     }
 }
 
@@ -158,6 +162,8 @@ pub struct Client {
     key: String,
     secret: Secret,
     retry: RetryPolicy,
+    /// The most one attempt can take (the agent's deadline).
+    attempt_limit: Duration,
 }
 
 impl Client {
@@ -173,7 +179,14 @@ impl Client {
             .redirects(0)
             .user_agent(concat!("autoscaler/", env!("CARGO_PKG_VERSION")))
             .build();
-        Client { agent, endpoint: endpoint.trim_end_matches('/').to_string(), key: key.to_string(), secret, retry: options.retry }
+        Client {
+            agent,
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            key: key.to_string(),
+            secret,
+            retry: options.retry,
+            attempt_limit: options.connect_timeout + options.read_timeout,
+        }
     }
 
     pub fn get_instance_pool(&self, id: &str) -> Result<InstancePool, ApiError> {
@@ -261,7 +274,7 @@ impl Client {
             };
             let retry = attempt - 1;
             let wait = self.retry.delay(retry, retry_after);
-            let out_of_budget = started.elapsed() + wait > self.retry.max_elapsed;
+            let out_of_budget = started.elapsed() + wait + self.attempt_limit > self.retry.max_elapsed;
             if !retryable || retry >= self.retry.max_retries || out_of_budget {
                 return Err(with_attempts(failure, attempt));
             }
