@@ -5,6 +5,7 @@ mod common;
 
 use autoscaler::config::Secret;
 use autoscaler::exoscale::client::{ApiError, Client, ClientOptions, RetryPolicy, WaitPolicy};
+use autoscaler::exoscale::types::Operation;
 use common::api_server::{ApiServer, OpOutcome};
 use std::time::{Duration, Instant};
 
@@ -215,16 +216,23 @@ fn fast_wait(timeout_ms: u64) -> WaitPolicy {
     WaitPolicy { interval: Duration::from_millis(30), timeout: Duration::from_millis(timeout_ms) }
 }
 
+/// A pool of `size` whose operations end as `outcome`, a client, and the
+/// operation of scaling it to `to`.
+fn scaling(size: u64, outcome: OpOutcome, to: u64) -> (ApiServer, Client, Operation) {
+    let api = ApiServer::start(size);
+    api.script_operations(outcome);
+    let c = client(&api, options());
+    let op = c.scale_instance_pool(&api.pool_id(), to).unwrap();
+    (api, c, op)
+}
+
 fn operation_polls(api: &ApiServer) -> usize {
     api.requests().iter().filter(|r| r.path.starts_with("/v2/operation/")).count()
 }
 
 #[test]
 fn wait_operation_polls_pending_until_success() {
-    let api = ApiServer::start(1);
-    api.script_operations(OpOutcome::pending_then(2, "success"));
-    let c = client(&api, options());
-    let op = c.scale_instance_pool(&api.pool_id(), 3).unwrap();
+    let (api, c, op) = scaling(1, OpOutcome::pending_then(2, "success"), 3);
     let done = c.wait_operation(op, &fast_wait(5000)).unwrap();
     assert_eq!(done.state, "success");
     assert_eq!(done.reference.and_then(|r| r.command).as_deref(), Some("scale-instance-pool"));
@@ -234,10 +242,7 @@ fn wait_operation_polls_pending_until_success() {
 
 #[test]
 fn wait_operation_reports_a_failed_operation() {
-    let api = ApiServer::start(2);
-    api.script_operations(OpOutcome::pending_then(1, "failure"));
-    let c = client(&api, options());
-    let op = c.scale_instance_pool(&api.pool_id(), 5).unwrap();
+    let (api, c, op) = scaling(2, OpOutcome::pending_then(1, "failure"), 5);
     let err = c.wait_operation(op.clone(), &fast_wait(5000)).unwrap_err();
     match &err {
         ApiError::OperationFailed { id, state, reason, .. } => {
@@ -251,10 +256,7 @@ fn wait_operation_reports_a_failed_operation() {
 
 #[test]
 fn wait_operation_gives_up_on_an_operation_that_stays_pending() {
-    let api = ApiServer::start(1);
-    api.script_operations(OpOutcome::never_ends());
-    let c = client(&api, options());
-    let op = c.scale_instance_pool(&api.pool_id(), 2).unwrap();
+    let (api, c, op) = scaling(1, OpOutcome::never_ends(), 2);
     let started = Instant::now();
     let err = c.wait_operation(op.clone(), &fast_wait(300)).unwrap_err();
     assert!(matches!(&err, ApiError::WaitTimeout { id, .. } if *id == op.id), "{err:?}");
