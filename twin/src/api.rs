@@ -65,18 +65,17 @@ fn injected_reply(twin: &Twin, fault: Injected) -> Reply {
 }
 
 fn checked(twin: &Twin, call: &Call) -> Reply {
+    let Some(body) = call.body else {
+        return error(413, &format!("request body larger than {MAX_BODY} bytes"));
+    };
     let public = call.method == "GET" && call.path == "/v2/zone" && call.authorization.is_none();
     if !public {
         let s = &twin.settings;
-        let body = call.body.unwrap_or(b"");
         if let Err(why) = sign::verify(call.authorization, &s.key, &s.secret, call.method, call.path, call.query, body, unix_now() as i64) {
             log::warn("api.signature_rejected", &[("method", &call.method), ("path", &call.path), ("cause", &why)]);
             return error(403, "Invalid request signature");
         }
     }
-    let Some(body) = call.body else {
-        return error(413, &format!("request body larger than {MAX_BODY} bytes"));
-    };
     route(twin, call, body)
 }
 
