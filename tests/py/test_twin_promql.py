@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from twin_process import ROOT, Twin, free_port
+from twin_process import ROOT, Twin, free_port, stop_process
 
 SCALING = json.loads((ROOT / "prometheus" / "scaling.json").read_text())
 FACTOR = 40  # --load-seconds 10 -> 250 ms per /load
@@ -65,12 +65,7 @@ class Prometheus:
         return float(result[0]["value"][1])
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.dir.cleanup()
 
 

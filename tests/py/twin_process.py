@@ -57,13 +57,7 @@ class Twin:
         self.stop()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc.stdout.close()
         self.log.close()
         if os.path.exists(self.log.name):
@@ -81,6 +75,17 @@ class Twin:
                 return s
             assert time.monotonic() < deadline, f"timed out waiting for {what}: {s}"
             time.sleep(0.05)
+
+
+def stop_process(proc):
+    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def free_port():
