@@ -80,7 +80,8 @@ def drive(ip, duty, until):
 
 @pytest.fixture
 def twin():
-    with Twin("--pool-size", "3", "--time-factor", str(FACTOR)) as t:
+    # A 2 s health-check timeout: a busy machine must not make a live member look dead.
+    with Twin("--pool-size", "3", "--time-factor", str(FACTOR), "--health-timeout", str(2 * FACTOR)) as t:
         yield t
 
 
