@@ -92,7 +92,7 @@ variable "load_generator_image" {
 variable "grafana_version" {
   description = "Grafana OSS package version from Grafana's apt repository (>= 12 for webhook HMAC signing)."
   type        = string
-  default     = "12.0.2"
+  default     = "12.4.4"
 }
 
 variable "rust_toolchain" {

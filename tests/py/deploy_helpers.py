@@ -32,7 +32,7 @@ SAMPLE = {
     "ssh_user": "ubuntu",
     "ssh_password": "sample-ssh-password-0005",
     "load_generator_image": "janoszen/http-load-generator:1.0.1",
-    "grafana_version": "12.0.2",
+    "grafana_version": "12.4.4",
     "rust_toolchain": "1.89.0",
 }
 SECRET_KEYS = ("api_secret", "webhook_secret", "grafana_admin_password", "ssh_password")
