@@ -114,6 +114,17 @@ def unit_settings(text):
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def binary():
+    """The release autoscaler that ./test builds before pytest (built here when run alone)."""
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "autoscaler"], cwd=ROOT, check=True, timeout=900)
+    return os.path.join(ROOT, "target", "release", "autoscaler")
+
+
+def autoscaler_help(command):
+    return check_tool(binary(), command, "--help")
+
+
 def check_tool(*args, timeout=120):
     p = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
     assert p.returncode == 0, f"{' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}"

@@ -8,7 +8,7 @@ import re
 import jsonschema
 import pytest
 
-from deploy_helpers import ROOT, grafana_docs, rendered, unit_settings, write_files
+from deploy_helpers import ROOT, autoscaler_help, grafana_docs, rendered, unit_settings, write_files
 
 DURATION = {"type": "string", "pattern": r"^([0-9]+(ms|s|m|h))+$"}
 REF = {"type": "string", "minLength": 1}
@@ -164,8 +164,6 @@ def test_every_policy_receiver_is_a_contact_point_and_every_rule_is_routed():
 
 
 def test_contact_points_hit_the_listeners_real_routes_on_loopback():
-    from test_deploy_systemd import autoscaler_help
-
     help_text = autoscaler_help("listen")
     env = dict(
         line.split("=", 1) for line in write_files(rendered()["monitoring"])["/etc/autoscaler/autoscaler.env"]["content"].splitlines()

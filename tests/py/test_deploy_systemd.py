@@ -1,28 +1,16 @@
 """The systemd units, checked by the real systemd-analyze with the built
 autoscaler binary in place of /usr/local/bin/autoscaler."""
 
-import functools
 import os
 import shutil
 import subprocess
 
-from deploy_helpers import ROOT, check_tool, unit_settings
+from deploy_helpers import ROOT, autoscaler_help, binary, check_tool, unit_settings
 
 SYSTEMD = os.path.join(ROOT, "systemd")
 INSTALLED = "/usr/local/bin/autoscaler"
 SERVICES = ["autoscaler-listen.service", "autoscaler-scale-tick.service", "autoscaler-discover.service"]
 TIMERS = ["autoscaler-scale-tick.timer", "autoscaler-discover.timer"]
-
-
-@functools.lru_cache(maxsize=None)
-def binary():
-    """The release binary ./test builds (built here when run alone)."""
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "autoscaler"], cwd=ROOT, check=True, timeout=900)
-    return os.path.join(ROOT, "target", "release", "autoscaler")
-
-
-def autoscaler_help(command):
-    return check_tool(binary(), command, "--help")
 
 
 def settings(name):
