@@ -31,5 +31,6 @@ systemctl restart grafana-server.service
 # Close the delivery door: no password login any more, and the password is locked.
 printf 'PasswordAuthentication no\n' >/etc/ssh/sshd_config.d/10-autoscaler-no-password.conf
 passwd --lock "${SUDO_USER:-ubuntu}" >/dev/null
-systemctl reload ssh.service
+# try-reload: on socket-activated sshd (Ubuntu 24.04) the service may be inactive.
+systemctl try-reload-or-restart ssh.service
 echo "install-autoscaler: $(/usr/local/bin/autoscaler --version) installed and running"

@@ -2,6 +2,7 @@
 values, then checked by cloud-init's schema, promtool and plain assertions."""
 
 import os
+import subprocess
 
 import pytest
 import yaml
@@ -112,3 +113,12 @@ def test_prometheus_reads_the_file_discover_writes():
     # The monitoring VM's own exporter is a separate job, outside the pool average.
     assert jobs["monitoring"]["static_configs"][0]["targets"] == ["127.0.0.1:9100"]
     assert render.load_scaling()["job"] == "pool"
+
+
+def test_install_script_parses_and_fails_clearly_without_rust(tmp_path):
+    script = os.path.join(ROOT, "cloud-init", "install-autoscaler.sh")
+    check_tool("sh", "-n", script)
+    # On a machine without /opt/rust (like this one) it stops before touching anything.
+    if not os.path.exists("/opt/rust/bin/cargo"):
+        p = subprocess.run(["sh", script, str(tmp_path)], capture_output=True, text=True, timeout=30)
+        assert p.returncode == 1 and "cloud-init did not finish installing Rust" in p.stderr, p.stderr
