@@ -5,6 +5,7 @@ import atexit
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERRAFORM = os.path.join(ROOT, "scripts", "terraform")
+TF = os.path.join(ROOT, "terraform")
 sys.path.insert(0, os.path.join(ROOT, "prometheus"))
 import render  # noqa: E402  (prometheus/render.py: the twin's renderer)
 
@@ -129,3 +131,20 @@ def check_tool(*args, timeout=120):
     p = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
     assert p.returncode == 0, f"{' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}"
     return p.stdout + p.stderr
+
+
+def sources():
+    return {n: open(os.path.join(TF, n)).read() for n in sorted(os.listdir(TF)) if n.endswith(".tf")}
+
+
+def blocks(kind):
+    """`kind "a" "b" { ... }` blocks of the root module: (labels, body)."""
+    out = []
+    for text in sources().values():
+        for m in re.finditer(rf'^{kind} ((?:"[^"]+" ?)*)\{{', text, re.M):
+            depth, i = 1, m.end()
+            while depth:
+                depth += {"{": 1, "}": -1}.get(text[i], 0)
+                i += 1
+            out.append((tuple(re.findall(r'"([^"]+)"', m.group(1))), text[m.end() : i - 1]))
+    return out

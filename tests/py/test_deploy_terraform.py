@@ -8,30 +8,12 @@ import shutil
 
 import pytest
 
-from deploy_helpers import ROOT, terraform
+from deploy_helpers import ROOT, TF, blocks, sources, terraform
 
-TF = os.path.join(ROOT, "terraform")
 PLUGINS = os.path.join(ROOT, ".tools", "terraform-plugins")
 PROVIDER_ERROR = os.path.join(ROOT, ".tools", "terraform-provider-exoscale.error")
 # What the modules read outside terraform/ (templates, units, scaling.json, the crate).
 DEPLOY_DIRS = ["terraform", "cloud-init", "grafana", "prometheus", "systemd"]
-
-
-def sources():
-    return {n: open(os.path.join(TF, n)).read() for n in sorted(os.listdir(TF)) if n.endswith(".tf")}
-
-
-def blocks(kind):
-    """`kind "a" "b" { ... }` blocks of the root module: (labels, body)."""
-    out = []
-    for text in sources().values():
-        for m in re.finditer(rf'^{kind} ((?:"[^"]+" ?)*)\{{', text, re.M):
-            depth, i = 1, m.end()
-            while depth:
-                depth += {"{": 1, "}": -1}.get(text[i], 0)
-                i += 1
-            out.append((tuple(re.findall(r'"([^"]+)"', m.group(1))), text[m.end() : i - 1]))
-    return out
 
 
 def copy_tree(tmp_path):
