@@ -12,6 +12,7 @@ pub mod exoscale;
 pub mod failure;
 pub mod log;
 pub mod markers;
+pub mod metrics;
 pub mod status;
 pub mod tick;
 pub mod webhook;
