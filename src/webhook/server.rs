@@ -14,7 +14,7 @@ use crate::log;
 use crate::markers::{Direction, Spool};
 use crate::metrics::{Metrics, MARKERS, REJECTS, WEBHOOKS};
 use chrono::Utc;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -121,9 +121,13 @@ fn dispatch(ctx: &Arc<Ctx>, stream: TcpStream) {
         ctx.in_flight.fetch_sub(1, Ordering::SeqCst);
         ctx.metrics.inc(&REJECTS, &[("reason", "too_many_connections")]);
         log::warn("webhook.rejected", &[("reason", &"too_many_connections"), ("status", &503), ("peer", &peer)]);
+        // Non-blocking so a full house cannot stall the accept loop; what
+        // the client already sent is drained so closing does not reset it.
         let mut stream = stream;
-        let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+        let _ = stream.set_nonblocking(true);
         let _ = stream.write_all(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = stream.read(&mut [0u8; 16 * 1024]);
+        let _ = stream.shutdown(std::net::Shutdown::Write);
         return;
     }
     let ctx = Arc::clone(ctx);
