@@ -178,9 +178,14 @@ pub fn send_raw(addr: SocketAddr, raw: &[u8]) -> Reply {
     read_reply(stream)
 }
 
+/// Read until the listener closes; panics when no answer arrives.
+pub fn read_reply(stream: TcpStream) -> Reply {
+    try_read_reply(stream).unwrap_or_else(|e| panic!("no HTTP answer: {e}"))
+}
+
 /// Read until the listener closes. A reset after the answer (a server may
 /// close with our unread bytes pending) keeps what arrived before it.
-pub fn read_reply(mut stream: TcpStream) -> Reply {
+pub fn try_read_reply(mut stream: TcpStream) -> std::io::Result<Reply> {
     let mut bytes = Vec::new();
     let mut buf = [0u8; 8192];
     loop {
@@ -188,13 +193,14 @@ pub fn read_reply(mut stream: TcpStream) -> Reply {
             Ok(0) => break,
             Ok(n) => bytes.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && !bytes.is_empty() => break,
-            Err(e) => panic!("reading the answer: {e}"),
+            Err(e) => return Err(e),
         }
     }
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad status line: {head}"));
-    Reply { status, head: head.to_string(), body: body.to_string() }
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{what}: {text:?}"));
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| bad("incomplete answer"))?;
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| bad("bad status line"))?;
+    Ok(Reply { status, head: head.to_string(), body: body.to_string() })
 }
 
 /// Every marker file, parsed (panics on a partial or unreadable one).
