@@ -161,7 +161,7 @@ fn serve(ctx: &Ctx, mut conn: Conn, peer: &str) {
             let refusal = match e {
                 ReadError::Timeout => refuse(408, "timeout", "request head did not arrive in time"),
                 ReadError::Bad(what) => refuse(400, "bad_request", what),
-                _ => refuse(413, "too_large", "request head too large"),
+                ReadError::TooLarge | ReadError::Closed => refuse(431, "head_too_large", "request head over 16 KiB"),
             };
             return finish(ctx, conn, peer, None, Err(refusal), true);
         }
