@@ -1,9 +1,19 @@
 //! Structured, journald-friendly log lines: one event per line, `key=value`
 //! pairs (logfmt). Info goes to stdout, warnings and errors to stderr, so a
-//! plain terminal and `journalctl -u` both read them the same way.
+//! plain terminal and `journalctl -u` both read them the same way. A process
+//! whose stdout is a machine-read channel (the twin's one JSON line) calls
+//! [`all_to_stderr`] once at start.
 
 use std::fmt::Display;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static ALL_TO_STDERR: AtomicBool = AtomicBool::new(false);
+
+/// From now on every line of this process goes to stderr, info included.
+pub fn all_to_stderr() {
+    ALL_TO_STDERR.store(true, Ordering::Relaxed);
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
@@ -61,9 +71,10 @@ pub fn emit(level: Level, event: &str, fields: &[(&str, &dyn Display)]) {
     let mut line = format_line(level, event, fields);
     line.push('\n');
     // A closed stdout/stderr must never take the process down: ignore write errors.
-    let _ = match level {
-        Level::Info => std::io::stdout().lock().write_all(line.as_bytes()),
-        Level::Warn | Level::Error => std::io::stderr().lock().write_all(line.as_bytes()),
+    let _ = if level == Level::Info && !ALL_TO_STDERR.load(Ordering::Relaxed) {
+        std::io::stdout().lock().write_all(line.as_bytes())
+    } else {
+        std::io::stderr().lock().write_all(line.as_bytes())
     };
 }
 

@@ -6,17 +6,18 @@
 //! A 2xx on /up or /down is sent only after the markers are on disk.
 
 use super::auth::Verifier;
-use super::http::{self, Conn, Head, ReadError, Response};
 use super::payload;
 use crate::config::{Env, ListenConfig};
 use crate::failure::Failure;
+use crate::http::{self, Conn, Head, ReadError, Response};
 use crate::log;
 use crate::markers::{Direction, Spool};
 use crate::metrics::{Metrics, MARKERS, REJECTS, WEBHOOKS};
+use crate::signals;
 use chrono::Utc;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -25,20 +26,6 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const MAX_CONNECTIONS: usize = 64;
 /// In-flight requests get this long to finish after SIGTERM (exit within 2 s).
 const DRAIN: Duration = Duration::from_millis(1500);
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" {
-    fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
-}
-
-extern "C" fn on_signal(_: i32) {
-    // Only an atomic store: the one thing safe in a signal handler.
-    STOP.store(true, Ordering::SeqCst);
-}
-
-const SIGINT: i32 = 2;
-const SIGTERM: i32 = 15;
 
 struct Ctx {
     cfg: ListenConfig,
@@ -61,11 +48,7 @@ pub fn run(env: &Env) -> Result<(), Failure> {
         Failure::Runtime(format!("cannot listen on {}:{}: {e} (another listener running? set LISTEN_ADDR/LISTEN_PORT)", cfg.addr, cfg.port))
     })?;
     let local = listener.local_addr().map_err(|e| Failure::Runtime(format!("cannot read the bound address: {e}")))?;
-    // SAFETY: `signal` is async-signal-safe to install; the handler only stores an atomic.
-    unsafe {
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
-    }
+    signals::install();
     log::info(
         "listen.ready",
         &[
@@ -87,7 +70,7 @@ pub fn run(env: &Env) -> Result<(), Failure> {
                 thread::sleep(Duration::from_millis(50));
             }
         }
-        if STOP.load(Ordering::SeqCst) {
+        if signals::stop_requested() {
             break;
         }
     }
@@ -101,7 +84,7 @@ pub fn run(env: &Env) -> Result<(), Failure> {
 }
 
 /// A blocked `accept` does not return on a signal (SA_RESTART), so a
-/// watcher connects once to wake it after STOP is set.
+/// watcher connects once to wake it after a stop is requested.
 fn spawn_waker(local: SocketAddr) {
     let target = match local.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), local.port()),
@@ -109,7 +92,7 @@ fn spawn_waker(local: SocketAddr) {
         _ => local,
     };
     thread::spawn(move || {
-        while !STOP.load(Ordering::SeqCst) {
+        while !signals::stop_requested() {
             thread::sleep(Duration::from_millis(20));
         }
         log::info("listen.stopping", &[]);

@@ -6,7 +6,7 @@
 
 use crate::clock::unix_now;
 use crate::faults::Injected;
-use crate::log;
+use autoscaler::log;
 use crate::pool::{MemberRecord, Pool, PoolError};
 use crate::world::Twin;
 use autoscaler::exoscale::sign;

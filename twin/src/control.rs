@@ -34,7 +34,7 @@ fn set_faults(twin: &Twin, req: &FaultRequest) -> Reply {
     }
     let mut st = twin.lock();
     st.faults.apply(req);
-    crate::log::info("faults.set", &[("request", &serde_json::to_string(req).unwrap_or_default())]);
+    autoscaler::log::info("faults.set", &[("request", &serde_json::to_string(req).unwrap_or_default())]);
     Reply { status: 200, body: json!({ "faults": st.faults.describe() }), retry_after: None }
 }
 

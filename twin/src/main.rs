@@ -9,14 +9,13 @@ mod control;
 mod faults;
 mod http;
 mod ids;
-mod log;
 mod member;
 mod nlb;
 mod pool;
 mod server;
-mod signals;
 mod world;
 
+use autoscaler::{log, signals};
 use clock::Clock;
 use faults::{ApiErrors, FaultRequest, Faults};
 use nlb::HealthCheck;
@@ -75,6 +74,8 @@ const STATUS_HELP: &str = "twin status --control-url URL [--json]: print a runni
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // stdout carries only the ready line (or `twin status` output) that scripts parse.
+    log::all_to_stderr();
     let result = match args.first().map(String::as_str) {
         Some("serve") => serve(&args[1..]),
         Some("status") => status(&args[1..]),

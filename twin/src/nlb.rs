@@ -9,7 +9,7 @@
 //! reply); such connections are counted as `no_backend`.
 
 use crate::http;
-use crate::log;
+use autoscaler::log;
 use crate::member::APP_PORT;
 use crate::world::Twin;
 use std::io;

@@ -4,7 +4,7 @@
 
 use crate::clock::{unix_now, Clock};
 use crate::faults::Faults;
-use crate::log;
+use autoscaler::log;
 use crate::member::Member;
 use crate::nlb::{HealthCheck, NlbState};
 use crate::pool::{Change, MemberState, Pool, Timing};

@@ -1,4 +1,5 @@
-//! SIGTERM/SIGINT set a flag; the main loop sees it and exits 0. A tiny
+//! SIGTERM/SIGINT set a process-wide flag; long-running commands (`listen`,
+//! `twin serve`) poll it and shut down cleanly with exit 0. A tiny
 //! `extern "C"` declaration instead of the libc crate.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,11 +14,14 @@ extern "C" {
 }
 
 extern "C" fn on_signal(_: i32) {
+    // Only an atomic store: the one thing safe in a signal handler.
     STOP.store(true, Ordering::SeqCst);
 }
 
+/// Route SIGINT and SIGTERM to the flag read by [`stop_requested`].
 pub fn install() {
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    // SAFETY: `signal` is async-signal-safe to install; the handler only
+    // stores to an atomic, which is async-signal-safe.
     unsafe {
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);

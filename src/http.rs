@@ -1,6 +1,7 @@
-//! The small HTTP/1.1 subset the listener needs: one request per connection,
-//! a request head of at most 16 KiB, a body by Content-Length or chunked, a
-//! whole-request deadline, and `Connection: close` responses.
+//! The small HTTP/1.1 server subset shared by the webhook listener and the
+//! twin's simulated members: one request per connection, a request head of
+//! at most 16 KiB, a body by Content-Length or chunked, a whole-request
+//! deadline, and `Connection: close` responses.
 //!
 //! Why not tiny_http (0.12): it offers no read timeout per connection, so a
 //! stalled body would pin a handler forever, and a request dropped with its
