@@ -6,11 +6,11 @@
 
 use crate::clock::unix_now;
 use crate::faults::Injected;
-use autoscaler::log;
 use crate::pool::{MemberRecord, Pool, PoolError};
 use crate::world::Twin;
 use autoscaler::exoscale::sign;
 use autoscaler::exoscale::types::{EvictRequest, ScaleRequest};
+use autoscaler::log;
 use serde_json::{json, Value};
 use std::time::Instant;
 

@@ -4,10 +4,10 @@
 
 use crate::clock::{unix_now, Clock};
 use crate::faults::Faults;
-use autoscaler::log;
 use crate::member::Member;
 use crate::nlb::{HealthCheck, NlbState};
 use crate::pool::{Change, MemberState, Pool, Timing};
+use autoscaler::log;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
