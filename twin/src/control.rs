@@ -4,10 +4,8 @@
 
 use crate::api::{error, Reply};
 use crate::faults::FaultRequest;
-use crate::http;
 use crate::world::Twin;
 use serde_json::{json, Value};
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -75,22 +73,19 @@ pub fn status_json(twin: &Twin) -> Value {
 
 /// Fetch `{control_url}/status`.
 pub fn fetch_status(control_url: &str) -> Result<Value, String> {
-    let rest = control_url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("--control-url {control_url:?}: expected http://HOST:PORT/twin as printed by `twin serve`"))?;
-    let (hostport, base) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
-    let addr: SocketAddr = hostport
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| format!("--control-url {control_url:?}: cannot resolve {hostport}"))?;
-    let path = format!("/{}/status", base.trim_end_matches('/'));
-    let (status, body) = http::get(addr, hostport, &path, Duration::from_secs(5))
-        .map_err(|e| format!("cannot reach the twin at {control_url} ({e}); is `twin serve` running?"))?;
-    if status != 200 {
-        return Err(format!("GET {control_url}/status answered {status}: {body}"));
-    }
-    serde_json::from_str(&body).map_err(|e| format!("GET {control_url}/status: invalid JSON ({e})"))
+    let url = format!("{}/status", control_url.trim_end_matches('/'));
+    let body = match ureq::get(&url).timeout(Duration::from_secs(5)).call() {
+        Ok(reply) => reply.into_string().map_err(|e| format!("GET {url}: cannot read the reply ({e})"))?,
+        Err(ureq::Error::Status(code, reply)) => {
+            return Err(format!("GET {url} answered {code}: {}", reply.into_string().unwrap_or_default()))
+        }
+        Err(e) => {
+            return Err(format!(
+            "cannot reach the twin at {control_url} ({e}); is `twin serve` running? (--control-url is http://HOST:PORT/twin as it prints)"
+        ))
+        }
+    };
+    serde_json::from_str(&body).map_err(|e| format!("GET {url}: invalid JSON ({e})"))
 }
 
 /// The status as a person reads it.

@@ -4,9 +4,10 @@
 //! one `/load` is in flight every vCPU is busy; the CPU counters integrate
 //! that exactly over wall time, so `rate()` over any window is the true mean.
 
-use crate::http::{self, Handler, Listener};
+use crate::listener::{self, Handler, Listener};
+use autoscaler::http::{self, BodyKind, Conn, Head, Response};
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -87,8 +88,8 @@ impl Member {
         let app_handler: Handler = Arc::new(move |s| app.serve_app(s));
         let metrics = member.clone();
         let metrics_handler: Handler = Arc::new(move |s| metrics.serve_metrics(s));
-        let app_listener = http::serve(SocketAddr::new(IpAddr::V4(ip), APP_PORT), "member-app", app_handler)?;
-        let metrics_listener = http::serve(SocketAddr::new(IpAddr::V4(ip), METRICS_PORT), "member-metrics", metrics_handler)?;
+        let app_listener = listener::serve(SocketAddr::new(IpAddr::V4(ip), APP_PORT), "member-app", app_handler)?;
+        let metrics_listener = listener::serve(SocketAddr::new(IpAddr::V4(ip), METRICS_PORT), "member-metrics", metrics_handler)?;
         member.listeners.lock().unwrap().extend([app_listener, metrics_listener]);
         Ok(member)
     }
@@ -122,9 +123,9 @@ impl Member {
         self.served.load(Ordering::Relaxed)
     }
 
-    fn serve_app(&self, mut stream: TcpStream) {
-        let Ok(Some(req)) = http::read_request(&mut stream) else { return };
-        let (status, body) = match (req.method.as_str(), req.path.as_str()) {
+    fn serve_app(&self, mut conn: Conn) {
+        let Ok(head) = http::read_head(&mut conn) else { return };
+        let (status, body) = match (head.method.as_str(), head.path.as_str()) {
             ("GET", "/health") => (200, "OK"),
             ("GET", "/load") => {
                 if !self.run_load() {
@@ -135,9 +136,9 @@ impl Member {
             (_, "/health" | "/load") => (405, "Method Not Allowed"),
             _ => (404, "Not Found"),
         };
-        let answered = http::respond(&mut stream, status, "text/plain; charset=utf-8", body.as_bytes()).is_ok();
+        let answered = answer(conn, &head, status, "text/plain; charset=utf-8", body).is_ok();
         // Only workload requests count: health checks would drown them.
-        if answered && req.path == "/load" && status == 200 {
+        if answered && head.path == "/load" && status == 200 {
             self.served.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -157,13 +158,13 @@ impl Member {
         self.is_alive()
     }
 
-    fn serve_metrics(&self, mut stream: TcpStream) {
-        let Ok(Some(req)) = http::read_request(&mut stream) else { return };
-        let (status, body) = match req.path.as_str() {
+    fn serve_metrics(&self, mut conn: Conn) {
+        let Ok(head) = http::read_head(&mut conn) else { return };
+        let (status, body) = match head.path.as_str() {
             "/metrics" => (200, self.metrics_text(Instant::now())),
             _ => (404, "Not Found".to_string()),
         };
-        let _ = http::respond(&mut stream, status, "text/plain; version=0.0.4; charset=utf-8", body.as_bytes());
+        let _ = answer(conn, &head, status, "text/plain; version=0.0.4; charset=utf-8", body);
     }
 
     /// The node exporter's text format for the metrics the deployment reads.
@@ -175,6 +176,12 @@ impl Member {
         };
         render_metrics(self.vcpus, total, busy, in_flight)
     }
+}
+
+/// Members ignore request bodies; one left unread is drained so closing does
+/// not reset the connection before the client reads the answer.
+fn answer(conn: Conn, head: &Head, status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> std::io::Result<()> {
+    http::respond(conn, &Response::new(status, content_type, body), head.body != BodyKind::None)
 }
 
 fn render_metrics(vcpus: u32, total: f64, busy: f64, in_flight: u64) -> String {

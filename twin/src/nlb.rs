@@ -8,10 +8,9 @@
 //! accepts the connection and closes it at once (the client sees an empty
 //! reply); such connections are counted as `no_backend`.
 
-use crate::http;
-use autoscaler::log;
 use crate::member::APP_PORT;
 use crate::world::Twin;
+use autoscaler::log;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -81,10 +80,11 @@ pub fn start(twin: Arc<Twin>, listener: TcpListener) -> io::Result<()> {
 
 fn health_loop(twin: &Twin) {
     let hc = twin.settings.health;
+    let agent = &ureq::AgentBuilder::new().timeout(hc.timeout).build();
     loop {
         let targets: Vec<(String, Ipv4Addr)> = twin.lock().pool.current().map(|m| (m.id.clone(), m.ip)).collect();
         let results = std::thread::scope(|s| {
-            let checks: Vec<_> = targets.into_iter().map(|(id, ip)| s.spawn(move || (id.clone(), ip, check(ip, hc.timeout)))).collect();
+            let checks: Vec<_> = targets.into_iter().map(|(id, ip)| s.spawn(move || (id, ip, check(agent, ip)))).collect();
             checks.into_iter().filter_map(|c| c.join().ok()).collect()
         });
         twin.nlb.update(results, hc.retries);
@@ -92,9 +92,9 @@ fn health_loop(twin: &Twin) {
     }
 }
 
-fn check(ip: Ipv4Addr, timeout: Duration) -> bool {
-    let addr = SocketAddr::new(IpAddr::V4(ip), APP_PORT);
-    matches!(http::get(addr, &ip.to_string(), "/health", timeout), Ok((200, _)))
+/// One health check: `GET /health` answers 200 within the agent's timeout.
+fn check(agent: &ureq::Agent, ip: Ipv4Addr) -> bool {
+    matches!(agent.get(&format!("http://{ip}:{APP_PORT}/health")).call(), Ok(r) if r.status() == 200)
 }
 
 /// Connect the client to the next healthy member and copy both ways.
