@@ -18,11 +18,22 @@ pub const DEFAULT_LISTEN_PORT: u16 = 8090;
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/autoscaler";
 pub const DEFAULT_MIN_SIZE: u64 = 1;
 pub const DEFAULT_MAX_SIZE: u64 = 10;
-/// New members boot for 1-3 min and need one more rate window before their
-/// CPU shows; a second scale-up before then would count the same demand twice.
-pub const DEFAULT_SCALE_UP_COOLDOWN: u64 = 180;
-/// Scale-down waits longer than scale-up (HPA: 300 s stabilisation window).
+/// New members boot for 1-3 min, then the 60 s rate window must fill before
+/// the pool average shows them: 180 s of boot + 60 s. A second scale-up
+/// sooner would count the same demand twice.
+pub const DEFAULT_SCALE_UP_COOLDOWN: u64 = 240;
+/// Scale-down waits longer than scale-up, after any scale (the HPA's 300 s
+/// scale-down stabilisation window), so a spike's end does not undo it.
 pub const DEFAULT_SCALE_DOWN_COOLDOWN: u64 = 300;
+/// With `ab -c 2` about two members are busy; 3 members give 67 %, under
+/// this target and safely under the 80 % alert, while 2 members (100 %) are
+/// over it. Inside the 20-80 % band, with room for noise below 80 %.
+pub const DEFAULT_TARGET_CPU: f64 = 70.0;
+/// Grafana repeats a firing alert every 30-60 s and the tick runs every
+/// 60 s, so a still-valid signal is never older than about two minutes;
+/// anything older than three tick intervals describes a past situation.
+pub const DEFAULT_MARKER_MAX_AGE: u64 = 180;
+pub const DEFAULT_DISCOVER_PORT: u16 = 9100;
 pub const DEFAULT_SIGNATURE_HEADER: &str = "X-Grafana-Alerting-Signature";
 pub const DEFAULT_TIMESTAMP_HEADER: &str = "X-Grafana-Alerting-Timestamp";
 
@@ -195,6 +206,24 @@ impl ListenConfig {
     }
 }
 
+/// How the size of a step is computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyMode {
+    /// HPA-style `ceil(size × cpu / target)`, demand-aware at saturation.
+    Proportional,
+    /// ±1 per tick whatever the values say (the baseline to compare with).
+    Step,
+}
+
+impl PolicyMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyMode::Proportional => "proportional",
+            PolicyMode::Step => "step",
+        }
+    }
+}
+
 /// Bounds and pacing of the scaling decision.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PolicyConfig {
@@ -204,6 +233,11 @@ pub struct PolicyConfig {
     pub scale_up_cooldown: u64,
     /// Seconds; 0 disables.
     pub scale_down_cooldown: u64,
+    /// Pool average CPU (percent) the proportional rule aims for.
+    pub target_cpu: f64,
+    /// Seconds after which a marker is discarded unused.
+    pub marker_max_age: u64,
+    pub mode: PolicyMode,
 }
 
 impl PolicyConfig {
@@ -221,7 +255,45 @@ impl PolicyConfig {
             max_size,
             scale_up_cooldown: env.parse_or("AUTOSCALER_SCALE_UP_COOLDOWN", DEFAULT_SCALE_UP_COOLDOWN, "a number of seconds")?,
             scale_down_cooldown: env.parse_or("AUTOSCALER_SCALE_DOWN_COOLDOWN", DEFAULT_SCALE_DOWN_COOLDOWN, "a number of seconds")?,
+            target_cpu: target_cpu(env)?,
+            marker_max_age: env.parse_or("AUTOSCALER_MARKER_MAX_AGE", DEFAULT_MARKER_MAX_AGE, "a number of seconds")?,
+            mode: match env.get("AUTOSCALER_POLICY") {
+                None | Some("proportional") => PolicyMode::Proportional,
+                Some("step") => PolicyMode::Step,
+                Some(other) => return Err(err("AUTOSCALER_POLICY", format!("'{other}' is not a policy (use proportional or step)"))),
+            },
         })
+    }
+}
+
+fn target_cpu(env: &Env) -> Result<f64, ConfigError> {
+    let target: f64 = env.parse_or("AUTOSCALER_TARGET_CPU", DEFAULT_TARGET_CPU, "a percentage")?;
+    if !(target > 0.0 && target <= 100.0) {
+        return Err(err("AUTOSCALER_TARGET_CPU", format!("{target} is not a percentage above 0 and at most 100 (default {DEFAULT_TARGET_CPU})")));
+    }
+    Ok(target)
+}
+
+/// `--dry-run`: decide and log, but call no scale API.
+pub fn dry_run(env: &Env) -> Result<bool, ConfigError> {
+    env.bool_or("AUTOSCALER_DRY_RUN", false)
+}
+
+/// What `autoscaler discover` writes, and where.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiscoverConfig {
+    pub output: PathBuf,
+    /// The node exporter's port on every member.
+    pub port: u16,
+}
+
+impl DiscoverConfig {
+    pub fn from_env(env: &Env) -> Result<DiscoverConfig, ConfigError> {
+        let output = match env.get("AUTOSCALER_DISCOVER_OUTPUT") {
+            Some(path) => PathBuf::from(path),
+            None => state_dir(env).join("file_sd").join("pool.json"),
+        };
+        Ok(DiscoverConfig { output, port: env.parse_or("AUTOSCALER_DISCOVER_PORT", DEFAULT_DISCOVER_PORT, "a TCP port (0-65535)")? })
     }
 }
 
@@ -305,6 +377,31 @@ mod tests {
         assert_eq!(e.var, "AUTOSCALER_SCALE_UP_COOLDOWN");
         let p = PolicyConfig::from_env(&Env::default()).unwrap();
         assert_eq!((p.min_size, p.max_size), (1, 10));
+        assert_eq!((p.target_cpu, p.marker_max_age, p.mode), (70.0, 180, PolicyMode::Proportional));
+    }
+
+    #[test]
+    fn tick_knobs_are_checked() {
+        for (var, bad) in [
+            ("AUTOSCALER_TARGET_CPU", "0"),
+            ("AUTOSCALER_TARGET_CPU", "120"),
+            ("AUTOSCALER_TARGET_CPU", "high"),
+            ("AUTOSCALER_MARKER_MAX_AGE", "soon"),
+            ("AUTOSCALER_POLICY", "random"),
+        ] {
+            assert_eq!(PolicyConfig::from_env(&Env::from_pairs([(var, bad)])).unwrap_err().var, var, "{var}={bad}");
+        }
+        let p = PolicyConfig::from_env(&Env::from_pairs([("AUTOSCALER_POLICY", "step"), ("AUTOSCALER_TARGET_CPU", "55.5")])).unwrap();
+        assert_eq!((p.mode, p.target_cpu), (PolicyMode::Step, 55.5));
+        assert_eq!(dry_run(&Env::from_pairs([("AUTOSCALER_DRY_RUN", "maybe")])).unwrap_err().var, "AUTOSCALER_DRY_RUN");
+        assert!(dry_run(&Env::from_pairs([("AUTOSCALER_DRY_RUN", "true")])).unwrap());
+    }
+
+    #[test]
+    fn discover_defaults_under_the_state_dir() {
+        let d = DiscoverConfig::from_env(&Env::from_pairs([("AUTOSCALER_STATE_DIR", "/s")])).unwrap();
+        assert_eq!((d.output, d.port), (PathBuf::from("/s/file_sd/pool.json"), 9100));
+        assert_eq!(DiscoverConfig::from_env(&Env::from_pairs([("AUTOSCALER_DISCOVER_PORT", "x")])).unwrap_err().var, "AUTOSCALER_DISCOVER_PORT");
     }
 
     #[test]
