@@ -28,10 +28,10 @@ class Prometheus:
         result = _data(get_json(f"{self.url}/api/v1/query_range", params, timeout=30))["result"]
         return [(float(t), float(v)) for t, v in result[0]["values"]] if result else []
 
-    def firing(self) -> list[str]:
-        """Names of the alerts firing now."""
-        alerts = _data(get_json(f"{self.url}/api/v1/alerts"))["alerts"]
-        return sorted(a["labels"]["alertname"] for a in alerts if a["state"] == "firing")
+    def firing(self) -> tuple[list[str], list[str]]:
+        """Names and `scale` labels (up/down) of the alerts firing now."""
+        alerts = [a["labels"] for a in _data(get_json(f"{self.url}/api/v1/alerts"))["alerts"] if a["state"] == "firing"]
+        return sorted(a["alertname"] for a in alerts), sorted(a.get("scale", "") for a in alerts)
 
 
 def _data(answer: dict) -> dict:

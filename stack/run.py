@@ -23,8 +23,12 @@ from .timers import Timer
 from .timing import MARKER_MAX_AGE_SECONDS, SCALE_DOWN_COOLDOWN_SECONDS, SCALE_UP_COOLDOWN_SECONDS, Timing
 from .twin import start_twin
 
-# After the load, how long (equivalent seconds) to wait for the pool to get back to its minimum.
+# Bounds in equivalent seconds: the load (ab -c 2 -n 1000 needs about 83 min
+# when every request gets a member of its own) and the wait for the pool to
+# get back to its minimum afterwards.
+LOAD_LIMIT_SECONDS = 150 * 60
 SETTLE_LIMIT_SECONDS = 45 * 60
+FAULT_TRIGGERS = ("load_start", "up_alert", "first_scale_up")
 
 
 @dataclass
@@ -40,8 +44,14 @@ class Options:
     cooldowns: bool = True
     # scaling.json overrides for the rendered configs, e.g. ["repeat_interval_seconds=300"].
     alert_overrides: list[str] = field(default_factory=list)
-    # (trigger, twin fault spec); triggers: "load_start", "first_scale_up".
+    # (trigger, twin fault spec); triggers: "load_start", "up_alert" (first
+    # scale-up alert firing), "first_scale_up" (pool above its minimum).
     faults: list[tuple[str, dict]] = field(default_factory=list)
+
+    def __post_init__(self):
+        for trigger, _ in self.faults:
+            if trigger not in FAULT_TRIGGERS:
+                raise ValueError(f"fault trigger {trigger!r} is not one of {', '.join(FAULT_TRIGGERS)}")
 
 
 class Interrupted(Exception):
@@ -105,11 +115,14 @@ def run(opts: Options, on_sample=None) -> dict:
         record["load_start"] = time.time()
         pending_faults = list(opts.faults)
         sample_every = min(timing.scrape, timing.tick / 3)
-        settle_deadline = None
+        settle_deadline, load_deadline = None, record["load_start"] + timing.scaled(LOAD_LIMIT_SECONDS)
         while True:
             sample = _observe(twin, mon, state_dir, record)
             record["samples"].append(sample)
             pending_faults = _inject(twin, pending_faults, record, sample)
+            if ab.poll() is None and time.time() > load_deadline:
+                record["load_timeout"] = True
+                sup.stop_named("ab")
             if ab.poll() is not None and "load_end" not in record:
                 record["load_end"] = time.time()
                 settle_deadline = record["load_end"] + timing.scaled(SETTLE_LIMIT_SECONDS)
@@ -155,7 +168,7 @@ def _observe(twin, mon, state_dir: Path, record: dict) -> dict:
         sample["error"] = f"twin status: {e}"
     try:
         sample["cpu"] = mon.prometheus.query(mon.cpu_query)
-        sample["firing"] = mon.prometheus.firing()
+        sample["firing"], sample["firing_scale"] = mon.prometheus.firing()
     except Exception as e:  # noqa: BLE001
         sample["error"] = f"prometheus: {e}"
     record["decisions"] = audit.merge(record["decisions"], audit.decisions(state_dir))
@@ -165,10 +178,14 @@ def _observe(twin, mon, state_dir: Path, record: dict) -> dict:
 
 def _inject(twin, pending: list, record: dict, sample: dict) -> list:
     """Apply the faults whose trigger has happened; return those still waiting."""
-    grown = sample.get("size", 0) > record["min_size"]
+    happened = {
+        "load_start": True,
+        "up_alert": "up" in sample.get("firing_scale", []),
+        "first_scale_up": sample.get("size", 0) > record["min_size"],
+    }
     left = []
     for trigger, spec in pending:
-        if trigger == "load_start" or (trigger == "first_scale_up" and grown):
+        if happened[trigger]:
             twin.fault(spec)
             record.setdefault("faults_injected", []).append({"t": sample["t"], "trigger": trigger, "spec": spec})
         else:
