@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Zones of the Exoscale API v2 (`servers` enum of the official OpenAPI spec).
 pub const ZONES: &[&str] = &["ch-gva-2", "ch-dk-2", "de-fra-1", "de-muc-1", "at-vie-1", "at-vie-2", "bg-sof-1", "hr-zag-1"];
@@ -36,6 +37,9 @@ pub const DEFAULT_MARKER_MAX_AGE: u64 = 180;
 pub const DEFAULT_DISCOVER_PORT: u16 = 9100;
 pub const DEFAULT_SIGNATURE_HEADER: &str = "X-Grafana-Alerting-Signature";
 pub const DEFAULT_TIMESTAMP_HEADER: &str = "X-Grafana-Alerting-Timestamp";
+/// Seconds a webhook request may take to arrive whole (Grafana's bodies are
+/// a few KiB on loopback or a LAN).
+pub const DEFAULT_READ_TIMEOUT: u64 = 10;
 
 /// A configuration problem, always tied to the variable that caused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,6 +195,11 @@ pub struct ListenConfig {
     pub webhook_secret: Option<Secret>,
     pub signature_header: String,
     pub timestamp_header: String,
+    /// Accept HMAC signatures over the body alone (no timestamp header),
+    /// which a captured request could replay. Off by default.
+    pub allow_untimestamped: bool,
+    /// Whole-request read deadline: a stalled client is cut off after it.
+    pub read_timeout: Duration,
 }
 
 impl ListenConfig {
@@ -202,6 +211,11 @@ impl ListenConfig {
             webhook_secret: env.get("AUTOSCALER_WEBHOOK_SECRET").map(Secret::new),
             signature_header: env.get("AUTOSCALER_WEBHOOK_SIGNATURE_HEADER").unwrap_or(DEFAULT_SIGNATURE_HEADER).to_string(),
             timestamp_header: env.get("AUTOSCALER_WEBHOOK_TIMESTAMP_HEADER").unwrap_or(DEFAULT_TIMESTAMP_HEADER).to_string(),
+            allow_untimestamped: env.bool_or("AUTOSCALER_WEBHOOK_ALLOW_UNTIMESTAMPED", false)?,
+            read_timeout: match env.parse_or("AUTOSCALER_WEBHOOK_READ_TIMEOUT", DEFAULT_READ_TIMEOUT, "a number of seconds")? {
+                0 => return Err(err("AUTOSCALER_WEBHOOK_READ_TIMEOUT", "must be at least 1 second")),
+                secs => Duration::from_secs(secs),
+            },
         })
     }
 }
@@ -409,8 +423,14 @@ mod tests {
         let l = ListenConfig::from_env(&Env::default()).unwrap();
         assert_eq!(l.addr.to_string(), "127.0.0.1");
         assert_eq!(l.port, 8090);
+        assert!(!l.allow_untimestamped);
+        assert_eq!(l.read_timeout, Duration::from_secs(10));
         let e = ListenConfig::from_env(&Env::from_pairs([("LISTEN_PORT", "99999")])).unwrap_err();
         assert_eq!(e.var, "LISTEN_PORT");
+        for (var, bad) in [("AUTOSCALER_WEBHOOK_ALLOW_UNTIMESTAMPED", "maybe"), ("AUTOSCALER_WEBHOOK_READ_TIMEOUT", "0")] {
+            let e = ListenConfig::from_env(&Env::from_pairs([(var, bad)])).unwrap_err();
+            assert_eq!(e.var, var);
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod exoscale;
 pub mod failure;
 pub mod log;
 pub mod markers;
+pub mod metrics;
 pub mod policy;
 pub mod state;
 pub mod status;

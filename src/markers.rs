@@ -119,6 +119,15 @@ impl Spool {
         Ok(ids)
     }
 
+    /// Prove the spool accepts writes: create, fsync and remove a temp file
+    /// (named like a temp marker, so a crash leaves nothing `list` reads).
+    pub fn check_writable(&self) -> io::Result<()> {
+        let probe = self.dir.join(format!("{TEMP_PREFIX}probe-{}-{}", std::process::id(), SEQUENCE.fetch_add(1, Ordering::Relaxed)));
+        let result = OpenOptions::new().write(true).create_new(true).mode_private().open(&probe).and_then(|f| f.sync_all());
+        let _ = fs::remove_file(&probe);
+        result
+    }
+
     /// Every marker, oldest first, plus files that could not be read.
     pub fn list(&self) -> io::Result<(Vec<StoredMarker>, Vec<Unreadable>)> {
         let mut names: Vec<String> = fs::read_dir(&self.dir)?
