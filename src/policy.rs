@@ -260,13 +260,17 @@ fn ceil(x: f64) -> u64 {
     (x - 1e-9).ceil().max(0.0) as u64
 }
 
+/// A member in this state is on its way out: never evicted again, never scraped.
+pub fn is_leaving(state: &str) -> bool {
+    ["stopping", "stopped", "destroying", "destroyed", "expunging"].contains(&state)
+}
+
 /// Which members to evict to shrink the pool by `n`: members still starting
 /// first (they serve nothing yet), then the newest (the long-running ones
 /// are known to work). Members already leaving are never chosen. Returns
 /// fewer than `n` ids when the pool has fewer candidates.
 pub fn choose_evictions(instances: &[Instance], n: usize) -> Vec<String> {
-    const LEAVING: &[&str] = &["stopping", "stopped", "destroying", "destroyed", "expunging"];
-    let mut candidates: Vec<&Instance> = instances.iter().filter(|i| !LEAVING.contains(&i.state.as_str())).collect();
+    let mut candidates: Vec<&Instance> = instances.iter().filter(|i| !is_leaving(&i.state)).collect();
     let created = |i: &Instance| i.created_at.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
     candidates.sort_by(|a, b| {
         let starting = |i: &Instance| i.state != "running";

@@ -13,6 +13,9 @@
 //! api.fail_next(2, 503, None);                   // next 2 answers: 503
 //! api.fail_next(1, 429, Some("1"));              // then one 429, Retry-After: 1
 //! api.delay_next(1, Duration::from_secs(3));     // next request waits 3 s first
+//! api.fail_next_on(":scale", 1, 503, Some("0"));  // only the next scale call: 503
+//! api.hold_reply_on(":scale", 1, Duration::from_secs(9)); // apply, then answer 9 s late
+//! api.set_member_state(0, "starting");           // first member is still booting
 //! api.script_operations(OpOutcome::pending_then(2, "success"));
 //! assert_eq!(api.pool().size, 2);
 //! let reqs = api.requests();                     // method, path, query, body, status, at
@@ -32,8 +35,8 @@
 //! `running` unless a test sets it ([`ApiServer::set_pool_state`]). Members
 //! get public IPs `127.0.3.N` (loopback; change with
 //! [`ApiServer::set_member_net`] before scaling). Order of handling for one
-//! request: scripted delay, scripted fault status, signature, route. The
-//! server stops (and its thread ends) when the value is dropped.
+//! request: scripted delay, scripted fault status, signature, route, held
+//! reply. Members are created a minute apart (`created-at`). The server stops (and its thread ends) when the value is dropped.
 #![allow(dead_code)] // each test binary uses a different part of it
 
 use autoscaler::exoscale::sign;
@@ -66,6 +69,7 @@ pub struct Member {
     pub name: String,
     pub public_ip: String,
     pub state: String,
+    pub created_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +107,15 @@ impl Default for OpOutcome {
 struct Fault {
     status: u16,
     retry_after: Option<String>,
+    /// Only requests whose path contains this; `None` for any request.
+    on: Option<String>,
+}
+
+/// Handle the request, then wait before answering (the client sees a slow
+/// reply to a change that already happened).
+struct Hold {
+    on: String,
+    delay: Duration,
 }
 
 struct Op {
@@ -118,6 +131,7 @@ struct State {
     next_member: u32,
     faults: VecDeque<Fault>,
     delays: VecDeque<Duration>,
+    holds: Vec<Hold>,
     outcome: OpOutcome,
     ops: Vec<Op>,
     requests: Vec<Recorded>,
@@ -148,6 +162,7 @@ impl ApiServer {
             next_member: 0,
             faults: VecDeque::new(),
             delays: VecDeque::new(),
+            holds: Vec::new(),
             outcome: OpOutcome::default(),
             ops: Vec::new(),
             requests: Vec::new(),
@@ -208,10 +223,30 @@ impl ApiServer {
     /// The next `n` requests are answered `status` (JSON `{"message"}` body),
     /// with a `Retry-After` header when given. Queues after earlier faults.
     pub fn fail_next(&self, n: usize, status: u16, retry_after: Option<&str>) {
+        self.queue_faults(None, n, status, retry_after);
+    }
+    /// Like [`ApiServer::fail_next`], for the next `n` requests whose path
+    /// contains `on` (e.g. `":scale"`); other requests pass.
+    pub fn fail_next_on(&self, on: &str, n: usize, status: u16, retry_after: Option<&str>) {
+        self.queue_faults(Some(on), n, status, retry_after);
+    }
+    fn queue_faults(&self, on: Option<&str>, n: usize, status: u16, retry_after: Option<&str>) {
         let mut s = self.lock();
         for _ in 0..n {
-            s.faults.push_back(Fault { status, retry_after: retry_after.map(str::to_string) });
+            s.faults.push_back(Fault { status, retry_after: retry_after.map(str::to_string), on: on.map(str::to_string) });
         }
+    }
+    /// The next `n` requests whose path contains `on` are carried out at
+    /// once but answered only after `delay` (to kill a client mid-call).
+    pub fn hold_reply_on(&self, on: &str, n: usize, delay: Duration) {
+        let mut s = self.lock();
+        for _ in 0..n {
+            s.holds.push(Hold { on: on.to_string(), delay });
+        }
+    }
+    /// Set the state of the `index`-th member (0 = oldest), e.g. `starting`.
+    pub fn set_member_state(&self, index: usize, state: &str) {
+        self.lock().pool.members[index].state = state.to_string();
     }
     /// The next `n` requests wait `delay` before being handled.
     pub fn delay_next(&self, n: usize, delay: Duration) {
@@ -253,6 +288,7 @@ impl State {
                 id,
                 public_ip: format!("{}.{}", self.member_net, n),
                 state: "running".into(),
+                created_at: format!("2026-12-04T{:02}:{:02}:00Z", (n / 60) % 24, n % 60),
             });
         }
         self.pool.members.truncate(size as usize);
@@ -309,7 +345,7 @@ impl State {
             "public-ip": m.public_ip,
             "public-ip-assignment": "inet4",
             "manager": {"id": self.pool.id, "type": "instance-pool"},
-            "created-at": "2026-12-04T20:00:00Z",
+            "created-at": m.created_at,
             "instance-type": {"id": "b6cd1ff5-3a2f-4e9d-a4d1-8988c1191fe8"},
             "template": {"id": "35bfa9ff-1d23-4a4a-a3dd-6b8f8c6ac5d6"},
             "labels": {},
@@ -335,7 +371,11 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, key: &str, secr
         thread::sleep(d);
     }
     let mut retry_after = None;
-    let fault = lock(state).faults.pop_front();
+    let fault = {
+        let mut s = lock(state);
+        let index = s.faults.iter().position(|f| f.on.as_deref().is_none_or(|on| path.contains(on)));
+        index.and_then(|i| s.faults.remove(i))
+    };
     let (status, answer) = if let Some(f) = fault {
         retry_after = f.retry_after;
         (f.status, json!({"message": format!("scripted {} from the test server", f.status)}))
@@ -346,6 +386,11 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, key: &str, secr
             Ok(()) => route(&mut lock(state), &method, &path, &query, &body),
         }
     };
+    let hold = {
+        let mut s = lock(state);
+        let index = s.holds.iter().position(|h| path.contains(&h.on));
+        index.map(|i| s.holds.remove(i).delay)
+    };
     lock(state).requests.push(Recorded {
         method,
         path,
@@ -355,6 +400,9 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, key: &str, secr
         status,
         at,
     });
+    if let Some(d) = hold {
+        thread::sleep(d);
+    }
     let mut response = tiny_http::Response::from_string(answer.to_string())
         .with_status_code(status)
         .with_header(tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap());
