@@ -21,13 +21,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def pid_alive(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie waiting to be reaped."""
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name: [0] state, [3] session, [19] start time."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            return f.read().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
+        return None
+
+
+def _start_ticks(pid: int) -> int:
+    fields = _stat(pid)
+    return int(fields[19]) if fields else 0
+
+
+def pid_alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie waiting to be reaped."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 class Supervisor:
@@ -38,7 +49,9 @@ class Supervisor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._procs: list[tuple[str, subprocess.Popen]] = []
+        self._all: list[subprocess.Popen] = []
         self.started_pids: list[int] = []
+        self._born = _start_ticks(os.getpid())
 
     def log_path(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
@@ -61,19 +74,20 @@ class Supervisor:
             log.close()
         with self._lock:
             self._procs.append((name, proc))
+            self._all.append(proc)
             self.started_pids.append(proc.pid)
         return proc
 
     def run(self, name: str, argv: list[str], env: dict | None = None, timeout: float = 60) -> int:
         """Run a short command to completion (a timer's job); its output goes to <name>.log."""
         proc = self.start(name, argv, env)
-        try:
-            return proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.stop(proc)
-            return -1
-        finally:
-            self._forget(proc)
+        deadline = time.monotonic() + timeout
+        while pid_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        timed_out = pid_alive(proc.pid)
+        self.stop(proc, grace=5)
+        self._forget(proc)
+        return -1 if timed_out else proc.returncode
 
     def _forget(self, proc: subprocess.Popen) -> None:
         with self._lock:
@@ -81,25 +95,25 @@ class Supervisor:
 
     @staticmethod
     def stop(proc: subprocess.Popen, grace: float = 10) -> None:
-        """SIGTERM the process group, then SIGKILL after `grace` seconds."""
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
-        # The group may outlive its leader (a child of a timer job): end it too.
+        """SIGTERM the process group, SIGKILL what is left after `grace` seconds.
+
+        The leader is reaped only after the group got its SIGKILL: while the
+        leader is unreaped its PID (= the group id) cannot be reused, so the
+        signal can only reach our own processes."""
+        if proc.returncode is not None:
+            return
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + grace
+        while pid_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # stragglers of the group, e.g. a child of a timer job
         except (ProcessLookupError, PermissionError):
             pass
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
+        proc.wait()
 
     def stop_named(self, name: str) -> None:
         """Stop every running process started under `name`."""
@@ -117,8 +131,19 @@ class Supervisor:
             self.stop(proc)
 
     def survivors(self) -> list[int]:
-        """PIDs this supervisor started that still exist."""
-        return [pid for pid in self.started_pids if pid_alive(pid)]
+        """Processes of ours still running: a started process not yet ended, or
+        any process left in one of their sessions (born after this supervisor,
+        so a recycled PID of someone else's does not count)."""
+        with self._lock:
+            procs = list(self._all)
+        left = [p.pid for p in procs if p.poll() is None]
+        sessions = {p.pid for p in procs}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) not in left:
+                fields = _stat(int(entry))
+                if fields and int(fields[3]) in sessions and int(fields[19]) >= self._born and fields[0] != "Z":
+                    left.append(int(entry))
+        return left
 
 
 def wait_until(what: str, check, timeout: float, interval: float = 0.1, proc: subprocess.Popen | None = None, log: Path | None = None):
