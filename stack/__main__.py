@@ -40,9 +40,11 @@ def main(argv=None) -> int:
     except RuntimeError as e:
         print(f"demo: {e}\nlogs: {out / 'logs'}", file=sys.stderr)
         return 1
-    print(summary.text(record))
     if "load_start" in record:
+        print(summary.text(record))
         print(f"chart: {chart.draw([record], out / 'chart.png')}")
+    else:
+        print(f"stopped by {record.get('interrupted')} before the load started; {len(record['survivors'])} processes left")
     print(f"logs and run.json: {out}")
     return 130 if record.get("interrupted") else 0
 

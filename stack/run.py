@@ -91,6 +91,7 @@ def run(opts: Options, on_sample=None) -> dict:
     record = {"label": opts.label, "factor": opts.factor, "min_size": opts.min_size, "options": _jsonable(opts), "samples": [], "cpu_series": [], "decisions": []}
     old = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
     timers: dict[str, Timer] = {}
+    mon = None
     try:
         twin = start_twin(sup, opts.factor, opts.min_size)
         record["twin"] = {"control_url": twin.control_url, "nlb_url": twin.nlb_url}
@@ -134,8 +135,6 @@ def run(opts: Options, on_sample=None) -> dict:
                 record["settle_timeout"] = True
                 break
             time.sleep(sample_every)
-        record["end"] = time.time()
-        record["cpu_series"] = mon.prometheus.query_range(mon.cpu_query, record["load_start"] - timing.scaled(120), record["end"], timing.scrape)
     except Interrupted as e:
         record["interrupted"] = str(e)
     finally:
@@ -143,6 +142,8 @@ def run(opts: Options, on_sample=None) -> dict:
         for s in old:
             signal.signal(s, signal.SIG_IGN)
         try:
+            if mon is not None and "load_start" in record:
+                _close_load(record, mon, timing)
             _shutdown(sup, timers, record, state_dir)
         finally:
             for s, h in old.items():
@@ -150,6 +151,16 @@ def run(opts: Options, on_sample=None) -> dict:
     record["ab"] = _ab_summary(sup.log_path("ab"))
     _save(run_dir, record)
     return record
+
+
+def _close_load(record: dict, mon, timing: Timing) -> None:
+    """End of the observed period (also after Ctrl-C): the CPU series from Prometheus."""
+    record["end"] = time.time()
+    record.setdefault("load_end", record["end"])  # cut short: the load ends where the run did
+    try:
+        record["cpu_series"] = mon.prometheus.query_range(mon.cpu_query, record["load_start"] - timing.scaled(120), record["end"], timing.scrape)
+    except Exception as e:  # noqa: BLE001 - the rest of the record is still worth keeping
+        record["cpu_series_error"] = str(e)
 
 
 def _observe(twin, mon, state_dir: Path, record: dict) -> dict:

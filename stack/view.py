@@ -23,6 +23,11 @@ def describe(d: dict | None) -> str:
     return f"{move}{applied}, rule {d.get('rule')}: {d.get('cause')}"
 
 
+def last_scale(record: dict) -> dict | None:
+    """The last decision that asked to change the size."""
+    return next((d for d in reversed(record["decisions"]) if d.get("action") not in (None, "none")), None)
+
+
 def frame(record: dict, sample: dict) -> list[str]:
     f = record["factor"]
     since = sample["t"] - record["load_start"]
@@ -37,7 +42,8 @@ def frame(record: dict, sample: dict) -> list[str]:
         f"time     {clock(since)} since load start = {clock(since * f)} cloud time (deadline {clock(600)})",
         f"pool     size {sample.get('size', '?')}; members: {members}",
         f"cpu      {_pct(sample.get('cpu'))} pool average from Prometheus (alert above 80 %); firing: {', '.join(sample.get('firing') or []) or 'nothing'}",
-        f"decision {describe(sample.get('decision'))}",
+        f"scaled   {describe(last_scale(record))}",
+        f"tick     {describe(sample.get('decision'))}",
     ]
     if sample.get("error"):
         lines.append(f"note     {sample['error']}")
