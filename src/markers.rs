@@ -13,6 +13,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
 pub const DIR_NAME: &str = "markers";
@@ -79,6 +80,54 @@ pub struct Unreadable {
 
 pub struct Spool {
     dir: PathBuf,
+    dir_sync: GroupSync,
+}
+
+/// Group commit of the directory fsync: one fsync makes every rename done
+/// before it started durable, so concurrent writers share it instead of
+/// queueing one fsync each (the disk's flush is the cost, not the call).
+#[derive(Default)]
+struct GroupSync {
+    state: Mutex<SyncState>,
+    finished: Condvar,
+}
+
+#[derive(Default)]
+struct SyncState {
+    /// Tickets handed out; a ticket is taken after the caller's rename.
+    requested: u64,
+    /// Every ticket up to this one is covered by a completed fsync.
+    synced: u64,
+    running: bool,
+}
+
+impl GroupSync {
+    fn sync(&self, dir: &Path) -> io::Result<()> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.requested += 1;
+        let ticket = st.requested;
+        loop {
+            if st.synced >= ticket {
+                return Ok(());
+            }
+            if st.running {
+                st = self.finished.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            // Our rename came before `covers` was read, so this fsync covers it.
+            st.running = true;
+            let covers = st.requested;
+            drop(st);
+            let result = sync_dir(dir);
+            st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.running = false;
+            if result.is_ok() {
+                st.synced = st.synced.max(covers);
+            }
+            self.finished.notify_all();
+            result?;
+        }
+    }
 }
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -88,7 +137,7 @@ impl Spool {
     pub fn open(state_dir: &Path) -> io::Result<Spool> {
         let dir = state_dir.join(DIR_NAME);
         create_private_dir(&dir)?;
-        Ok(Spool { dir })
+        Ok(Spool { dir, dir_sync: GroupSync::default() })
     }
 
     pub fn dir(&self) -> &Path {
@@ -115,7 +164,7 @@ impl Spool {
             }
             ids.push(id);
         }
-        sync_dir(&self.dir)?;
+        self.dir_sync.sync(&self.dir)?;
         Ok(ids)
     }
 
@@ -261,6 +310,26 @@ mod tests {
         assert_eq!(bad.len(), 1);
         assert_eq!(spool.clean_temp(Duration::from_secs(3600)).unwrap(), 0);
         assert_eq!(spool.clean_temp(Duration::ZERO).unwrap(), 1);
+        fs::remove_dir_all(state).unwrap();
+    }
+
+    #[test]
+    fn concurrent_writers_all_land_and_every_ticket_is_synced() {
+        let state = temp_state();
+        let spool = std::sync::Arc::new(Spool::open(&state).unwrap());
+        let writers: Vec<_> = (0..8)
+            .map(|_| {
+                let spool = spool.clone();
+                std::thread::spawn(move || (0..20).flat_map(|_| spool.write(&[marker(Direction::Up, None)]).unwrap()).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut ids: Vec<String> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+        ids.sort();
+        let listed: Vec<String> = spool.list().unwrap().0.into_iter().map(|m| m.id).collect();
+        assert_eq!(listed, ids);
+        let st = spool.dir_sync.state.lock().unwrap();
+        assert_eq!((st.requested, st.synced, st.running), (160, 160, false));
+        drop(st);
         fs::remove_dir_all(state).unwrap();
     }
 

@@ -10,6 +10,8 @@ const BODY: &str = r#"{"version":"1","status":"firing","alerts":[{"status":"firi
 const SIG: &str = "X-Grafana-Alerting-Signature";
 const TS: &str = "X-Grafana-Alerting-Timestamp";
 
+type Headers<'a> = Vec<(&'a str, &'a str)>;
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -28,7 +30,7 @@ fn signed_requests_pass_and_every_bad_one_gets_401_and_writes_nothing() {
     let body_only = sign(SECRET.as_bytes(), None, BODY.as_bytes());
     let wrong_key = sign(b"other", Some(&ts), BODY.as_bytes());
     let tampered = BODY.replace("88", "99");
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str, &str)> = vec![
+    let cases: [(&str, Headers, &str, &str); 6] = [
         ("no signature", vec![(TS, &ts)], BODY, "missing_signature"),
         ("no timestamp", vec![(SIG, &body_only)], BODY, "missing_timestamp"),
         ("expired", vec![(SIG, &old_sig), (TS, &old)], BODY, "expired_timestamp"),
