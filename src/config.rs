@@ -283,7 +283,10 @@ impl PolicyConfig {
 fn target_cpu(env: &Env) -> Result<f64, ConfigError> {
     let target: f64 = env.parse_or("AUTOSCALER_TARGET_CPU", DEFAULT_TARGET_CPU, "a percentage")?;
     if !(target > 0.0 && target <= 100.0) {
-        return Err(err("AUTOSCALER_TARGET_CPU", format!("{target} is not a percentage above 0 and at most 100 (default {DEFAULT_TARGET_CPU})")));
+        return Err(err(
+            "AUTOSCALER_TARGET_CPU",
+            format!("{target} is not a percentage above 0 and at most 100 (default {DEFAULT_TARGET_CPU})"),
+        ));
     }
     Ok(target)
 }
@@ -415,7 +418,10 @@ mod tests {
     fn discover_defaults_under_the_state_dir() {
         let d = DiscoverConfig::from_env(&Env::from_pairs([("AUTOSCALER_STATE_DIR", "/s")])).unwrap();
         assert_eq!((d.output, d.port), (PathBuf::from("/s/file_sd/pool.json"), 9100));
-        assert_eq!(DiscoverConfig::from_env(&Env::from_pairs([("AUTOSCALER_DISCOVER_PORT", "x")])).unwrap_err().var, "AUTOSCALER_DISCOVER_PORT");
+        assert_eq!(
+            DiscoverConfig::from_env(&Env::from_pairs([("AUTOSCALER_DISCOVER_PORT", "x")])).unwrap_err().var,
+            "AUTOSCALER_DISCOVER_PORT"
+        );
     }
 
     #[test]

@@ -233,26 +233,36 @@ fn desired_size(
     knobs: &PolicyConfig,
 ) -> (u64, &'static str, String) {
     let target = knobs.target_cpu;
-    let (desired, rule, how) = match (knobs.mode, direction, cpu, demand) {
+    let (raw, rule, how) = match (knobs.mode, direction, cpu, demand) {
         (PolicyMode::Step, ..) | (_, _, None, _) => {
             let to = if direction == Direction::Up { size + 1 } else { size.saturating_sub(1) };
             let why = if knobs.mode == PolicyMode::Step { "step policy" } else { "no CPU value" };
-            return (to, "step", format!("{why}: one member {}", if direction == Direction::Up { "more" } else { "less" }));
+            return (to, "step", format!("{why}: one member {} → {to}", if direction == Direction::Up { "more" } else { "less" }));
         }
         (_, Direction::Up, Some(c), Some(d)) if c >= SATURATED_CPU && d > 0.0 => {
-            (ceil(d * 100.0 / target), "demand", format!("cpu {c:.1}% is saturated; demand {d:.2} busy members / target {target}% = ceil"))
+            let raw = ceil(d * 100.0 / target);
+            (raw, "demand", format!("cpu {c:.1}% is saturated; ceil(demand {d:.2} busy members / target {target}%) = {raw}"))
         }
         (_, Direction::Up, Some(c), _) if c >= SATURATED_CPU => {
-            (size.max(1) * 2, "multiplicative", format!("cpu {c:.1}% is saturated and no demand value: double {size}"))
+            let raw = size.max(1) * 2;
+            (raw, "multiplicative", format!("cpu {c:.1}% is saturated and no demand value: double {size} = {raw}"))
         }
-        (_, _, Some(c), _) => (ceil(size as f64 * c / target), "proportional", format!("ceil({size} × cpu {c:.1}% / target {target}%)")),
+        (_, _, Some(c), _) => {
+            let raw = ceil(size as f64 * c / target);
+            (raw, "proportional", format!("ceil({size} × cpu {c:.1}% / target {target}%) = {raw}"))
+        }
     };
     // An alert means the pool is outside the band: move at least one member.
     let desired = match direction {
-        Direction::Up => desired.max(size + 1),
-        Direction::Down => desired.min(size.saturating_sub(1)),
+        Direction::Up => raw.max(size + 1),
+        Direction::Down => raw.min(size.saturating_sub(1)),
     };
-    (desired, rule, format!("{how} → {desired}"))
+    let floor = if desired != raw {
+        format!(", at least one member {}", if direction == Direction::Up { "more" } else { "less" })
+    } else {
+        String::new()
+    };
+    (desired, rule, format!("{how}{floor} → {desired}"))
 }
 
 /// Ceiling that ignores float noise (3 × 70 / 70 must stay 3).
@@ -484,7 +494,9 @@ mod tests {
     #[test]
     fn causes_explain_the_numbers() {
         let d = decide(now(), 1, &[m("a", Up, 5, Some(100.0), Some(2.0), None)], &Clocks::default(), &knobs());
-        assert!(d.cause.contains("demand 2.00") && d.cause.contains("→ 3"), "{}", d.cause);
+        assert!(d.cause.contains("ceil(demand 2.00 busy members / target 70%) = 3 → 3"), "{}", d.cause);
+        let d = decide(now(), 3, &[m("a", Up, 5, Some(100.0), Some(2.0), None)], &Clocks::default(), &knobs());
+        assert!(d.cause.contains("= 3, at least one member more → 4"), "{}", d.cause);
         let clocks = Clocks { last_scale_up: ago(40), last_scale_down: None };
         let d = decide(now(), 2, &[m("a", Up, 5, None, None, None)], &clocks, &knobs());
         assert!(d.cause.contains("200 s left"), "{}", d.cause);

@@ -1,12 +1,13 @@
 //! `autoscaler status`: what a person (or, with `--json`, a script) needs to
 //! know: the pool and its members from the API, and from the state
 //! directory the pending markers, cooldowns, pause/dry-run and the last
-//! decisions. When the API cannot be reached it still shows the local state,
-//! with a note saying so.
+//! decisions. When the API cannot be reached (or fails transiently) it
+//! still shows the local state, with a note saying so; a refusal that a
+//! person must fix (wrong key, unknown pool) is one line and exit 1.
 
 use crate::config::{self, ApiConfig, Env, PolicyConfig};
 use crate::decisions::{self, Record};
-use crate::exoscale::client::{Client, ClientOptions, RetryPolicy};
+use crate::exoscale::client::{ApiError, Client, ClientOptions, RetryPolicy};
 use crate::exoscale::types::{Instance, InstancePool};
 use crate::failure::Failure;
 use crate::markers::{self, Direction, Spool};
@@ -77,7 +78,8 @@ pub fn run(env: &Env) -> Result<(), Failure> {
 
     let (pool, api_error) = match read_pool(&api) {
         Ok(view) => (Some(view), None),
-        Err(e) => (None, Some(e)),
+        Err(e) if e.is_transient() => (None, Some(e.to_string())),
+        Err(e) => return Err(Failure::Runtime(format!("cannot read instance pool {} in {}: {e}", api.pool_id, api.zone))),
     };
     let state = State::load(&dir).map_err(Failure::Runtime)?;
     let clocks: &Clocks = &state.clocks;
@@ -105,15 +107,15 @@ pub fn run(env: &Env) -> Result<(), Failure> {
 }
 
 /// One quick attempt: a person waiting at a terminal, not a tick.
-fn read_pool(api: &ApiConfig) -> Result<PoolView, String> {
+fn read_pool(api: &ApiConfig) -> Result<PoolView, ApiError> {
     let options = ClientOptions {
         connect_timeout: Duration::from_secs(3),
         read_timeout: Duration::from_secs(5),
         retry: RetryPolicy { max_retries: 1, max_elapsed: Duration::from_secs(5), ..RetryPolicy::default() },
     };
     let client = Client::with_options(&api.endpoint, &api.key, api.secret.clone(), options);
-    let pool: InstancePool = client.get_instance_pool(&api.pool_id).map_err(|e| e.to_string())?;
-    let members: Vec<Instance> = client.list_pool_instances(&api.pool_id).map_err(|e| e.to_string())?;
+    let pool: InstancePool = client.get_instance_pool(&api.pool_id)?;
+    let members: Vec<Instance> = client.list_pool_instances(&api.pool_id)?;
     Ok(PoolView {
         name: pool.name,
         size: pool.size,
@@ -145,7 +147,8 @@ fn human(r: &Report, dir: &Path) -> String {
     match (&r.pool, &r.api_error) {
         (Some(p), _) => {
             line("name", p.name.clone());
-            line("size", format!("{} (state {})", p.size, p.state));
+            line("size", p.size.to_string());
+            line("state", p.state.clone());
             line("members", p.members.len().to_string());
             for m in &p.members {
                 line("", format!("{}  {:<16} {:<15} {}", m.id, m.name, m.ip.as_deref().unwrap_or("-"), m.state));

@@ -20,7 +20,9 @@ pub struct RetryPolicy {
     pub max_retries: u32,
     pub base_delay: Duration,
     pub max_delay: Duration,
-    /// No retry starts once this much time has passed since the first attempt.
+    /// A retry is made only if it can end (wait + one whole attempt) within
+    /// this much time from the first attempt, so a call never outlasts it
+    /// (unless the first attempt alone does).
     pub max_elapsed: Duration,
 }
 
@@ -36,24 +38,30 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Exponential backoff for retry number `retry` (0-based), or the
-    /// server's `Retry-After`, capped at `max_delay`.
+    /// Exponential backoff for retry number `retry` (0-based), capped at
+    /// `max_delay`; or the server's `Retry-After`, never shortened (retrying
+    /// earlier than asked only earns another 429). A `Retry-After` beyond
+    /// the budget ends the retries instead (see `max_elapsed`).
     pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
-        let exp = self.base_delay.saturating_mul(2u32.saturating_pow(retry));
-        retry_after.unwrap_or(exp).min(self.max_delay)
+        retry_after.unwrap_or_else(|| self.base_delay.saturating_mul(2u32.saturating_pow(retry)).min(self.max_delay))
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     pub connect_timeout: Duration,
+    /// Limit for the answer. With `connect_timeout`, also the most one
+    /// attempt may take in all (connect, send, wait, read the whole body), so
+    /// a server that trickles bytes cannot hold a tick.
     pub read_timeout: Duration,
     pub retry: RetryPolicy,
 }
 
 impl Default for ClientOptions {
+    // 15 s per attempt leaves room for one retry of a timed-out attempt
+    // inside the 40 s budget; the API normally answers in well under 1 s.
     fn default() -> Self {
-        ClientOptions { connect_timeout: Duration::from_secs(5), read_timeout: Duration::from_secs(15), retry: RetryPolicy::default() }
+        ClientOptions { connect_timeout: Duration::from_secs(5), read_timeout: Duration::from_secs(10), retry: RetryPolicy::default() }
     }
 }
 
@@ -154,6 +162,8 @@ pub struct Client {
     key: String,
     secret: Secret,
     retry: RetryPolicy,
+    /// The most one attempt can take (the agent's deadline).
+    attempt_limit: Duration,
 }
 
 impl Client {
@@ -164,12 +174,19 @@ impl Client {
     pub fn with_options(endpoint: &str, key: &str, secret: Secret, options: ClientOptions) -> Client {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(options.connect_timeout)
-            .timeout_read(options.read_timeout)
-            .timeout_write(options.read_timeout)
+            // ureq lets this deadline take precedence over per-read timeouts.
+            .timeout(options.connect_timeout + options.read_timeout)
             .redirects(0)
             .user_agent(concat!("autoscaler/", env!("CARGO_PKG_VERSION")))
             .build();
-        Client { agent, endpoint: endpoint.trim_end_matches('/').to_string(), key: key.to_string(), secret, retry: options.retry }
+        Client {
+            agent,
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            key: key.to_string(),
+            secret,
+            retry: options.retry,
+            attempt_limit: options.connect_timeout + options.read_timeout,
+        }
     }
 
     pub fn get_instance_pool(&self, id: &str) -> Result<InstancePool, ApiError> {
@@ -257,7 +274,7 @@ impl Client {
             };
             let retry = attempt - 1;
             let wait = self.retry.delay(retry, retry_after);
-            let out_of_budget = started.elapsed() + wait > self.retry.max_elapsed;
+            let out_of_budget = started.elapsed() + wait + self.attempt_limit > self.retry.max_elapsed;
             if !retryable || retry >= self.retry.max_retries || out_of_budget {
                 return Err(with_attempts(failure, attempt));
             }
@@ -331,20 +348,19 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// The human message of an error body: classic `{"message"}`, `{"error"}`,
-/// or RFC 9457 `detail`/`title`; otherwise the raw text, shortened.
+/// or RFC 9457 `detail`/`title`; otherwise the raw text. Always one short
+/// line: an HTML error page must not flood the log or the failure message.
 fn error_message(body: &str) -> String {
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
-        for field in ["message", "error", "detail", "title"] {
-            if let Some(s) = v.get(field).and_then(|m| m.as_str()) {
-                return s.to_string();
-            }
-        }
-    }
-    let trimmed = body.trim();
-    if trimmed.is_empty() {
+    let json = serde_json::from_str::<serde_json::Value>(body).ok();
+    let text = json
+        .as_ref()
+        .and_then(|v| ["message", "error", "detail", "title"].iter().find_map(|f| v.get(*f).and_then(|m| m.as_str())))
+        .unwrap_or(body);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() {
         "(empty body)".into()
     } else {
-        trimmed.chars().take(200).collect()
+        words.join(" ").chars().take(200).collect()
     }
 }
 
@@ -363,7 +379,7 @@ mod tests {
         let waits: Vec<u64> = (0..6).map(|r| p.delay(r, None).as_secs()).collect();
         assert_eq!(waits, vec![1, 2, 4, 8, 16, 30]);
         assert_eq!(p.delay(0, Some(Duration::from_secs(7))).as_secs(), 7);
-        assert_eq!(p.delay(0, Some(Duration::from_secs(90))).as_secs(), 30);
+        assert_eq!(p.delay(0, Some(Duration::from_secs(90))).as_secs(), 90, "Retry-After is honoured, not shortened");
     }
 
     #[test]
@@ -384,6 +400,7 @@ mod tests {
         assert_eq!(error_message(r#"{"message":"Invalid request signature"}"#), "Invalid request signature");
         assert_eq!(error_message(r#"{"error":"rate limited","retry_after":1}"#), "rate limited");
         assert_eq!(error_message(""), "(empty body)");
+        assert_eq!(error_message("<html>\n<h1>502 Bad\r\nGateway</h1>\n</html>"), "<html> <h1>502 Bad Gateway</h1> </html>");
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! api.set_member_state(0, "starting");           // first member is still booting
 //! api.script_operations(OpOutcome::pending_then(2, "success"));
 //! assert_eq!(api.pool().size, 2);
-//! let reqs = api.requests();                     // method, path, query, body, status, at
+//! let reqs = api.requests();                     // method, path, query, body, status, response, at
 //! ```
 //!
 //! Routes (paths under `/v2`):
@@ -57,8 +57,9 @@ pub struct Recorded {
     pub query: String,
     pub body: String,
     pub authorization: Option<String>,
-    /// The status answered.
+    /// The status and JSON body answered.
     pub status: u16,
+    pub response: String,
     /// When the request arrived.
     pub at: Instant,
 }
@@ -324,7 +325,6 @@ impl State {
         json!({
             "id": p.id,
             "name": "autoscaled-pool",
-            "description": "",
             "size": p.size,
             "state": p.state,
             "instances": p.members.iter().map(|m| json!({"id": m.id})).collect::<Vec<_>>(),
@@ -398,6 +398,7 @@ fn handle(mut request: tiny_http::Request, state: &Mutex<State>, key: &str, secr
         body: String::from_utf8_lossy(&body).into_owned(),
         authorization,
         status,
+        response: answer.to_string(),
         at,
     });
     if let Some(d) = hold {
