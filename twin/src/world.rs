@@ -51,7 +51,8 @@ impl Twin {
     /// addresses cannot be bound (another twin on the same --member-net).
     pub fn new(settings: Settings, clock: Clock, net: [u8; 3], size: u64, timing: Timing, faults: Faults) -> Result<Arc<Twin>, String> {
         let now = Instant::now();
-        let (pool, changes) = Pool::new(net, size, timing, now).map_err(|e| format!("--pool-size {size}: {e:?}"))?;
+        let (pool, changes) =
+            Pool::new(net, size, timing, now).map_err(|crate::pool::PoolError::BadRequest(e)| format!("--pool-size {size}: {e}"))?;
         let mut members = HashMap::new();
         for change in changes {
             if let Change::Booted(id, ip) = change {

@@ -7,6 +7,9 @@ use serde_json::Value;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(5);
+/// Checks every 100 ms, but a generous 1 s timeout: a busy test machine
+/// must not make a live member look dead.
+const FAST_CHECKS: [&str; 4] = ["--time-factor", "100", "--health-timeout", "100"];
 
 fn served(status: &Value) -> Vec<u64> {
     status["members"].as_array().unwrap().iter().map(|m| m["requests_served"].as_u64().unwrap()).collect()
@@ -18,7 +21,7 @@ fn all_healthy(twin: &Twin, n: usize) {
 
 #[test]
 fn spreads_requests_evenly_and_skips_a_dead_member() {
-    let twin = Twin::start(&["--pool-size", "3", "--time-factor", "100", "--load-seconds", "1"]);
+    let twin = Twin::start(&[&FAST_CHECKS[..], &["--pool-size", "3", "--load-seconds", "1"]].concat());
     all_healthy(&twin, 3);
     for _ in 0..30 {
         let (status, body) = http_get(twin.nlb(), "/load", T).unwrap();
@@ -44,7 +47,7 @@ fn spreads_requests_evenly_and_skips_a_dead_member() {
 
 #[test]
 fn no_healthy_member_closes_the_connection_and_is_counted() {
-    let twin = Twin::start(&["--time-factor", "100"]);
+    let twin = Twin::start(&FAST_CHECKS);
     all_healthy(&twin, 1);
     let only = twin.status()["members"][0]["id"].as_str().unwrap().to_string();
     twin.fault(&format!("{{\"kill_member\":\"{only}\"}}"));

@@ -53,9 +53,11 @@ fn near(got: f64, want: f64, tolerance: f64) -> bool {
 
 #[test]
 fn durations_shrink_by_the_factor_and_keep_their_ratios() {
-    let slow = measure("5");
-    let fast = measure("10");
-    for (m, f) in [(&slow, 5.0), (&fast, 10.0)] {
+    // Small factors keep durations long enough that scheduling noise on a
+    // busy machine stays well inside the tolerances.
+    let slow = measure("2");
+    let fast = measure("4");
+    for (m, f) in [(&slow, 2.0), (&fast, 4.0)] {
         assert!(near(m.load, 2.0 / f, 0.25), "load {} at factor {f}", m.load);
         assert!(near(m.boot, 4.0 / f, 0.25), "boot {} at factor {f}", m.boot);
         assert!(near(m.operation, 2.0 / f, 0.3), "operation {} at factor {f}", m.operation);
