@@ -8,10 +8,9 @@ import sys
 import pytest
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from deploy_helpers import ROOT, check_tool, render
+
 RENDER = os.path.join(ROOT, "prometheus", "render.py")
-sys.path.insert(0, os.path.join(ROOT, "prometheus"))
-import render  # noqa: E402
 
 
 def run_render(tmp_path, *extra):
@@ -20,20 +19,14 @@ def run_render(tmp_path, *extra):
     return subprocess.run(args, capture_output=True, text=True, timeout=60)
 
 
-def check(tool, *args):
-    p = subprocess.run([tool, *args], capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, p.stdout + p.stderr
-    return p.stdout + p.stderr
-
-
 @pytest.mark.parametrize("factor", ["1", "7", "60"])
 def test_rendered_configs_pass_promtool_and_amtool(tmp_path, factor):
     p = run_render(tmp_path, "--time-factor", factor)
     assert p.returncode == 0, p.stderr
     out = tmp_path / "out"
-    assert "SUCCESS" in check("promtool", "check", "config", str(out / "prometheus.yml"))
-    assert "2 rules found" in check("promtool", "check", "rules", str(out / "rules.yml"))
-    check("amtool", "check-config", str(out / "alertmanager.yml"))
+    assert "SUCCESS" in check_tool("promtool", "check", "config", str(out / "prometheus.yml"))
+    assert "2 rules found" in check_tool("promtool", "check", "rules", str(out / "rules.yml"))
+    check_tool("amtool", "check-config", str(out / "alertmanager.yml"))
 
 
 def test_durations_are_scaled_and_routes_hit_the_listener(tmp_path):
