@@ -19,15 +19,13 @@ import argparse
 import json
 import math
 import re
-import shlex
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from stack import analysis, chart  # noqa: E402
-from stack.run import Options, run  # noqa: E402
+from stack.run import Options, load, run  # noqa: E402
 
 CONTENDERS = {
     "ours": dict(label="our default policy"),
@@ -65,6 +63,20 @@ def table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def stages(milestones: dict) -> str:
+    names = {
+        "cpu_at_or_above_80": "pool CPU at or above 80 % (Prometheus)",
+        "up_alert_firing": "scale-up alert firing (Prometheus)",
+        "scale_up_applied": "first scale-up accepted by the API (tick)",
+        "new_members_running": "new members running (twin)",
+        "under_80_for_good": "CPU under 80 % for good",
+    }
+    rows = ["| stage of the first scale-up | " + " | ".join(CONTENDERS[k]["label"] for k in milestones) + " |", "|---" * (len(milestones) + 1) + "|"]
+    for key, name in names.items():
+        rows.append(f"| {name} | " + " | ".join(_s(m[key]) for m in milestones.values()) + " |")
+    return "\n".join(rows)
+
+
 def verdicts(results: dict, concurrency: int) -> list[str]:
     ours, course = results["ours"], results["course"]
     t, tc = ours["under_80_for_good_s"], course["under_80_for_good_s"]
@@ -79,8 +91,11 @@ def verdicts(results: dict, concurrency: int) -> list[str]:
 
 
 def write_section(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
+    """Replace the generated part of the section; a hand-written "### Notes" part stays."""
     old = path.read_text() if path.exists() else ""
-    section = "## Policy benchmark\n\n" + text.strip() + "\n"
+    current = re.search(r"## Policy benchmark\n.*?(?=\n## |\Z)", old, flags=re.S)
+    notes = current.group(0)[current.group(0).find("\n### Notes") :] if current and "\n### Notes" in current.group(0) else ""
+    section = "## Policy benchmark\n\n" + text.strip() + "\n" + notes
     if "## Policy benchmark" in old:
         new = re.sub(r"## Policy benchmark\n.*?(?=\n## |\Z)", lambda _: section, old, flags=re.S)
     else:
@@ -93,33 +108,36 @@ def main(argv=None) -> int:
     p.add_argument("--factor", type=float, default=20, help="time factor (default 20)")
     p.add_argument("--only", choices=list(CONTENDERS), action="append", help="run only these (default: all three)")
     p.add_argument("--out", type=Path, default=ROOT / "run" / "bench", help="run directories (logs, run.json)")
+    p.add_argument("--report-only", action="store_true", help="do not run: rebuild the report from the run.json files in --out")
     a = p.parse_args(argv)
     keys = a.only or list(CONTENDERS)
-    runs, results = [], {}
-    started = time.time()
+    runs, results, milestones = [], {}, {}
     for key in keys:
-        print(f"[bench] {CONTENDERS[key]['label']} at factor {a.factor:g} ...", flush=True)
-        r = run(Options(factor=a.factor, run_dir=a.out / key, **CONTENDERS[key]))
+        if not a.report_only:
+            print(f"[bench] {CONTENDERS[key]['label']} at factor {a.factor:g} ...", flush=True)
+        r = load(a.out / key) if a.report_only else run(Options(factor=a.factor, run_dir=a.out / key, **CONTENDERS[key]))
         if r.get("interrupted") or "load_start" not in r:
             print(f"[bench] {key}: run did not complete ({r.get('interrupted', 'no load phase')}); see {a.out / key}", file=sys.stderr)
             return 1
         runs.append(r)
         results[key] = analysis.figures(r)
+        milestones[key] = analysis.milestones(r)
         print(f"[bench] {key}: {json.dumps(results[key])}", flush=True)
-    elapsed = time.time() - started
+    a.factor = runs[0]["factor"]
     bench = ROOT / "bench"
-    (bench / "policy.json").write_text(json.dumps({"factor": a.factor, "results": results}, indent=1) + "\n")
+    (bench / "policy.json").write_text(json.dumps({"factor": a.factor, "results": results, "milestones": milestones}, indent=1) + "\n")
     chart.draw(runs, bench / "policy.png")
     if set(keys) == set(CONTENDERS):
-        command = ".venv/bin/python bench/policy.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+        command = f".venv/bin/python bench/policy.py --factor {a.factor:g}"
         write_section(
-            f"Command: `{command.strip()}` (one run of each, {elapsed / 60:.0f} min wall time, "
-            f"{time.strftime('%Y-%m-%d')}). Time factor {a.factor:g}: every delay is the real one divided by {a.factor:g} "
+            f"Command: `{command}` (one run of each; `--report-only` rebuilds this section from the saved runs). Time factor {a.factor:g}: every delay is the real one divided by {a.factor:g} "
             "(member boot 90 s, scrape 15 s, alert `for` 1 m, tick 60 s, cooldowns, Alertmanager intervals); all times below are "
             "equivalent real-time seconds since `ab -c 2 -n 1000` started. Member-minutes count every member that existed, "
             "from the load start to the end of the run. A reversal is a change of scaling direction, except the one "
             "expected turn from growing to shrinking after the load ended.\n\n"
             + table(results)
+            + "\n\nWhere the time goes (equivalent seconds since the load started):\n\n"
+            + stages(milestones)
             + "\n\nTargets for our policy:\n\n"
             + "\n".join(verdicts(results, 2))
             + "\n\nThe course helper is emulated with our own stack: `AUTOSCALER_POLICY=step`, cooldowns 0, and Alertmanager "

@@ -4,6 +4,8 @@ Pure functions over the run record that `stack.run` writes (run.json), so
 the acceptance test, the summary, the chart and the benchmark agree.
 """
 
+from datetime import datetime
+
 HIGH_PERCENT = 80.0
 
 
@@ -100,6 +102,23 @@ def back_to_min(run: dict) -> float | None:
         at_min = s["size"] == run["min_size"] and s["member_count"] == run["min_size"]
         since = (since if since is not None else t) if at_min else None
     return None if since is None else since - load_end
+
+
+def milestones(run: dict) -> dict:
+    """When each stage of the first scale-up happened (equivalent seconds since the load start)."""
+    def first(items):
+        return next(iter(items), None)
+
+    ups = [d for d in run.get("decisions", []) if d.get("action") == "scale_up" and d.get("applied")]
+    return {
+        "cpu_at_or_above_80": first(t for t, v in cpu_points(run) if t >= 0 and v >= HIGH_PERCENT),
+        "up_alert_firing": first(_rel(run, s["t"]) for s in run["samples"] if "up" in s.get("firing_scale", [])),
+        "scale_up_applied": first(_rel(run, datetime.fromisoformat(d["at"].replace("Z", "+00:00")).timestamp()) for d in ups),
+        "new_members_running": first(
+            _rel(run, s["t"]) for s in run["samples"] if (s.get("members") or {}).get("running", 0) > run["min_size"]
+        ),
+        "under_80_for_good": under_high_for_good(run),
+    }
 
 
 def figures(run: dict) -> dict:

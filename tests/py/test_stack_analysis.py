@@ -66,3 +66,19 @@ def test_not_back_at_min_when_the_last_sample_is_above_it():
 def test_figures_bundle_is_json_ready():
     f = analysis.figures(run_of([1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 1], [100, 100, 70] + [60] * 9))
     assert f == {"under_80_for_good_s": 120, "peak_size": 3, "member_minutes": 30.0, "reversals": 0, "back_to_min_s": 60, "load_seconds": 600}
+
+
+def test_milestones_of_the_first_scale_up():
+    r = run_of([1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3], [50, 90, 100, 100, 100, 70, 60, 60, 60, 60, 60])
+    r["samples"][2]["firing_scale"] = ["up"]
+    for s in r["samples"]:
+        s["members"] = {"running": 1, "starting": s["size"] - 1}
+    r["samples"][5]["members"] = {"running": 3}
+    r["decisions"] = [{"at": "1970-01-12T13:46:58Z", "action": "scale_up", "applied": True}]  # 18 s wall after T0
+    assert analysis.milestones(r) == {
+        "cpu_at_or_above_80": 60,
+        "up_alert_firing": 120,
+        "scale_up_applied": 180,
+        "new_members_running": 300,
+        "under_80_for_good": 300,
+    }
