@@ -19,7 +19,7 @@ def main(argv=None) -> int:
         "Every duration is divided by one time factor. Ends with a summary and a PNG chart.",
     )
     speed = p.add_mutually_exclusive_group()
-    speed.add_argument("--factor", type=float, default=DEMO_FACTOR, help=f"time factor: 1 s here stands for F s in the cloud (default {DEMO_FACTOR}: about 5 minutes)")
+    speed.add_argument("--factor", type=float, default=DEMO_FACTOR, help=f"time factor: 1 s here stands for F s in the cloud (default {DEMO_FACTOR}: about 3.5 minutes)")
     speed.add_argument("--real-time", action="store_true", help="time factor 1: the load alone lasts about 83 minutes")
     p.add_argument("--requests", type=int, default=1000, help="ab -n (default 1000)")
     p.add_argument("--out", type=Path, help="run directory for logs, run.json and chart.png (default run/demo-<time>)")
