@@ -85,8 +85,7 @@ class Supervisor:
         while pid_alive(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.02)
         timed_out = pid_alive(proc.pid)
-        self.stop(proc, grace=5)
-        self._forget(proc)
+        self.end(proc)
         return -1 if timed_out else proc.returncode
 
     def _forget(self, proc: subprocess.Popen) -> None:
@@ -120,8 +119,12 @@ class Supervisor:
         with self._lock:
             procs = [p for n, p in self._procs if n == name]
         for proc in procs:
-            self.stop(proc)
-            self._forget(proc)
+            self.end(proc)
+
+    def end(self, proc: subprocess.Popen) -> None:
+        """Stop one process of ours and stop tracking it."""
+        self.stop(proc)
+        self._forget(proc)
 
     def stop_all(self) -> None:
         with self._lock:

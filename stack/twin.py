@@ -48,10 +48,18 @@ def member_net() -> str:
     return f"127.{random.randint(64, 250)}.{random.randint(1, 254)}"
 
 
-def start_twin(sup: Supervisor, factor: float, pool_size: int, timeout: float = 30) -> Twin:
-    argv = [str(TWIN_BIN), "serve", "--time-factor", f"{factor:g}", "--pool-size", str(pool_size), "--member-net", member_net()]
-    proc = sup.start("twin", argv, stdout=subprocess.PIPE)
-    line = _first_line(proc, timeout, sup.log_path("twin"))
+def start_twin(sup: Supervisor, factor: float, pool_size: int, timeout: float = 30, attempts: int = 5) -> Twin:
+    for attempt in range(attempts):
+        argv = [str(TWIN_BIN), "serve", "--time-factor", f"{factor:g}", "--pool-size", str(pool_size), "--member-net", member_net()]
+        proc = sup.start("twin", argv, stdout=subprocess.PIPE)
+        try:
+            line = _first_line(proc, timeout, sup.log_path("twin"))
+            break
+        except RuntimeError as e:
+            # Another twin (a parallel test) holds that member network: pick another one.
+            if "member address" not in str(e) or attempt == attempts - 1:
+                raise
+            sup.end(proc)
     try:
         info = json.loads(line)
         twin = Twin(**{k: info[k] for k in Twin.__dataclass_fields__})
