@@ -21,6 +21,7 @@ from .paths import AUTOSCALER_BIN
 from .processes import Supervisor, free_port, wait_until
 from .timers import Timer
 from .timing import MARKER_MAX_AGE_SECONDS, SCALE_DOWN_COOLDOWN_SECONDS, SCALE_UP_COOLDOWN_SECONDS, Timing
+from .analysis import HIGH_PERCENT
 from .twin import start_twin
 
 # Bounds in equivalent seconds: the load (ab -c 2 -n 1000 needs about 83 min
@@ -28,7 +29,7 @@ from .twin import start_twin
 # get back to its minimum afterwards.
 LOAD_LIMIT_SECONDS = 150 * 60
 SETTLE_LIMIT_SECONDS = 45 * 60
-FAULT_TRIGGERS = ("load_start", "up_alert", "first_scale_up")
+FAULT_TRIGGERS = ("load_start", "cpu_high", "up_alert", "first_scale_up", "new_members_running")
 
 
 @dataclass
@@ -44,8 +45,10 @@ class Options:
     cooldowns: bool = True
     # scaling.json overrides for the rendered configs, e.g. ["repeat_interval_seconds=300"].
     alert_overrides: list[str] = field(default_factory=list)
-    # (trigger, twin fault spec); triggers: "load_start", "up_alert" (first
-    # scale-up alert firing), "first_scale_up" (pool above its minimum).
+    # (trigger, twin fault spec), applied in order, one per observation;
+    # triggers: "load_start", "cpu_high" (pool CPU >= 80 % in Prometheus),
+    # "up_alert" (a scale-up alert firing), "first_scale_up" (pool above its
+    # minimum), "new_members_running" (more members running than the minimum).
     faults: list[tuple[str, dict]] = field(default_factory=list)
 
     def __post_init__(self):
@@ -188,20 +191,25 @@ def _observe(twin, mon, state_dir: Path, record: dict) -> dict:
 
 
 def _inject(twin, pending: list, record: dict, sample: dict) -> list:
-    """Apply the faults whose trigger has happened; return those still waiting."""
+    """Apply the next fault if its trigger has happened; return those still waiting.
+
+    At most one per observation, in the given order, so a later fault never
+    replaces an earlier one before the API has seen it."""
+    if not pending:
+        return pending
     happened = {
         "load_start": True,
+        "cpu_high": (sample.get("cpu") or 0) >= HIGH_PERCENT,
         "up_alert": "up" in sample.get("firing_scale", []),
         "first_scale_up": sample.get("size", 0) > record["min_size"],
+        "new_members_running": (sample.get("members") or {}).get("running", 0) > record["min_size"],
     }
-    left = []
-    for trigger, spec in pending:
-        if happened[trigger]:
-            twin.fault(spec)
-            record.setdefault("faults_injected", []).append({"t": sample["t"], "trigger": trigger, "spec": spec})
-        else:
-            left.append((trigger, spec))
-    return left
+    trigger, spec = pending[0]
+    if not happened[trigger]:
+        return pending
+    twin.fault(spec)
+    record.setdefault("faults_injected", []).append({"t": sample["t"], "trigger": trigger, "spec": spec})
+    return pending[1:]
 
 
 def _back_at_min(record: dict, timing: Timing) -> bool:

@@ -42,3 +42,23 @@ def test_a_member_network_in_use_is_retried_on_another(sup, monkeypatch):
     ips = [m["public_ip"] for m in first.status()["members"] + second.status()["members"]]
     assert ips[0].startswith(taken + ".") and not ips[1].startswith(taken + "."), ips
     assert "member address" in sup.log_path("twin").read_text()
+
+
+def test_faults_apply_in_order_one_per_observation(sup):
+    from stack.run import _inject
+
+    t = twin_mod.start_twin(sup, factor=10, pool_size=1)
+    record = {"min_size": 1}
+    pending = [
+        ("cpu_high", {"api_errors": {"status": 503, "rate": 0.5}}),
+        ("first_scale_up", {"api_errors": {"status": 429, "count": 2}}),
+    ]
+    quiet = {"t": 1.0, "cpu": 50.0, "size": 1}
+    assert _inject(t, pending, record, quiet) == pending and "faults_injected" not in record
+    both = {"t": 2.0, "cpu": 95.0, "size": 3}  # both triggers true at once: only the first fault goes out
+    pending = _inject(t, pending, record, both)
+    assert [f["trigger"] for f in record["faults_injected"]] == ["cpu_high"] and len(pending) == 1
+    pending = _inject(t, pending, record, dict(both, t=3.0))
+    assert pending == [] and [f["trigger"] for f in record["faults_injected"]] == ["cpu_high", "first_scale_up"]
+    log = sup.log_path("twin").read_text()
+    assert log.index('status\\":503') < log.index('status\\":429')
