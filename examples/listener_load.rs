@@ -1,7 +1,10 @@
 //! Benchmark of `autoscaler listen` (BENCHMARKS.md, "Listener").
 //!
-//! Starts the release listener on a free loopback port with a fresh state
-//! directory and HMAC on, then:
+//! First the disk's floor: the same durable write as one marker (create,
+//! write, fsync, rename, fsync the directory) done 200 times in a row with
+//! the library's spool, in the state directory's file system. Then it starts
+//! the release listener on a free loopback port with a fresh state
+//! directory and HMAC on, and measures:
 //! 1. idle RSS (VmRSS from /proc/PID/status);
 //! 2. open loop at a fixed rate: request i is due at start + i/rate, and its
 //!    latency counts from that due time (so a slow listener cannot hide
@@ -71,7 +74,7 @@ fn report(name: &str, results: Vec<Result<Duration, String>>, wall: Duration) {
     let mut lat: Vec<Duration> = results.into_iter().filter_map(Result::ok).collect();
     lat.sort();
     println!(
-        "{name}: {} webhooks acknowledged ({failed} refused) in {:.2} s = {:.0}/s; latency ms p50 {:.2} p90 {:.2} p99 {:.2} max {:.2}",
+        "{name}: {} done ({failed} refused) in {:.2} s = {:.0}/s; latency ms p50 {:.2} p90 {:.2} p99 {:.2} max {:.2}",
         lat.len(),
         wall.as_secs_f64(),
         lat.len() as f64 / wall.as_secs_f64(),
@@ -82,10 +85,36 @@ fn report(name: &str, results: Vec<Result<Duration, String>>, wall: Duration) {
     );
 }
 
+/// Sequential single-marker writes with the real spool: what one webhook
+/// costs on this disk before any HTTP.
+fn disk_floor(dir: &std::path::Path) {
+    let spool = autoscaler::markers::Spool::open(dir).unwrap();
+    let marker = autoscaler::markers::Marker {
+        direction: autoscaler::markers::Direction::Up,
+        received_at: chrono::Utc::now(),
+        source: "plain".into(),
+        alertname: None,
+        fingerprint: None,
+        starts_at: None,
+        cpu: Some(91.5),
+        demand: None,
+    };
+    let start = Instant::now();
+    let results = (0..200)
+        .map(|_| {
+            let t = Instant::now();
+            spool.write(std::slice::from_ref(&marker)).map(|_| t.elapsed()).map_err(|e| e.to_string())
+        })
+        .collect();
+    report("disk floor (Spool::write, 1 marker, sequential)", results, start.elapsed());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 fn main() {
     let (rate, seconds, burst, concurrency) = (arg("--rate", 500), arg("--seconds", 10), arg("--burst", 5000), arg("--concurrency", 8));
     let state = std::env::temp_dir().join(format!("listener-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
+    disk_floor(&state.join("floor"));
     let mut child = Command::new("target/release/autoscaler")
         .arg("listen")
         .env("AUTOSCALER_STATE_DIR", &state)

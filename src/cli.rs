@@ -40,7 +40,7 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "listen",
         about: "Receive Grafana/Alertmanager webhooks on /up and /down and write durable markers",
-        details: "Routes: /up and /down (GET, POST, PUT), GET /healthz, GET /metrics.\nAUTOSCALER_WEBHOOK_SECRET enables Grafana HMAC verification.\nStops cleanly on SIGTERM/SIGINT.",
+        details: "Routes: /up and /down (GET, POST, PUT), GET /healthz, GET /metrics.\nAUTOSCALER_WEBHOOK_SECRET enables Grafana HMAC verification (a timestamp header is required\nunless AUTOSCALER_WEBHOOK_ALLOW_UNTIMESTAMPED=true). AUTOSCALER_WEBHOOK_READ_TIMEOUT (seconds,\ndefault 10) cuts off slow clients. Stops cleanly on SIGTERM/SIGINT.",
         options: &[
             opt("--listen-addr", "LISTEN_ADDR", "IP", "address to bind [default: 127.0.0.1]"),
             opt("--listen-port", "LISTEN_PORT", "PORT", "port to bind [default: 8090]"),

@@ -7,8 +7,8 @@
 //!    the interrupted call took effect; consume its markers, record it, and
 //!    end the tick without a second call. Otherwise drop the intent.
 //! 4. Decide ([`policy::decide`]); record the intent durably; call the API.
-//! 5. Only after the API accepted (or for a deliberate no-op): consume the
-//!    markers, append the decision record, clear the intent, log one line.
+//! 5. Only after the API accepted (or for a deliberate no-op): append the
+//!    decision record, consume the markers, clear the intent, log one line.
 //!
 //! An API failure leaves the markers in place and exits 1.
 
@@ -165,11 +165,13 @@ impl Tick<'_> {
         Ok(())
     }
 
-    /// Consume, then record, then clear the intent: a crash at any point
-    /// leaves either the markers (decided again) or the intent (reconciled).
+    /// Record, then consume, then clear the intent. A crash in between
+    /// leaves the intent (reconciled next tick) or markers already listed in
+    /// a record (decided again, listed twice): a marker id can appear in the
+    /// audit twice, but never go missing from it.
     fn finish(&self, spool: &Spool, state: &mut State, record: &Record) -> Result<(), String> {
-        spool.consume(&record.consumed).map_err(|e| format!("cannot remove consumed markers from {}: {e}", spool.dir().display()))?;
         decisions::append(self.dir, record)?;
+        spool.consume(&record.consumed).map_err(|e| format!("cannot remove consumed markers from {}: {e}", spool.dir().display()))?;
         state.intent = None;
         state.save(self.dir)?;
         record.log();

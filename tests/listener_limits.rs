@@ -24,6 +24,12 @@ fn oversized_bodies_get_413_without_being_read() {
         assert_eq!(reply.status, 413, "Content-Length {length}");
         assert!(started.elapsed() < Duration::from_secs(2), "413 took {:?}", started.elapsed());
     }
+    // A client that asks first is not invited to send what would be refused.
+    let reply = send_raw(l.addr, b"PUT /down HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2000000\r\n\r\n");
+    assert_eq!(reply.status, 413, "{reply:?}");
+    // A request head over 16 KiB.
+    let big_head = format!("GET /up HTTP/1.1\r\nX-Pad: {}\r\n\r\n", "a".repeat(17 * 1024));
+    assert_eq!(send_raw(l.addr, big_head.as_bytes()).status, 431);
     // Chunked: refused once the chunks pass 1 MiB.
     let mut raw = b"POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for _ in 0..3 {
@@ -44,7 +50,8 @@ fn oversized_bodies_get_413_without_being_read() {
     // The process survived every one of them.
     assert!(l.child.id() > 0 && l.send("GET", "/healthz", &[], b"").status == 200);
     let metrics = l.send("GET", "/metrics", &[], b"").body;
-    assert!(metrics.contains("autoscaler_webhook_rejects_total{reason=\"too_large\"} 4"), "{metrics}");
+    assert!(metrics.contains("autoscaler_webhook_rejects_total{reason=\"too_large\"} 5"), "{metrics}");
+    assert!(metrics.contains("autoscaler_webhook_rejects_total{reason=\"head_too_large\"} 1"), "{metrics}");
 }
 
 #[test]

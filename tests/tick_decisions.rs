@@ -222,3 +222,19 @@ fn empty_spool_is_a_quiet_no_op() {
     assert!(line.contains("action=none") && line.contains("rule=no_markers"), "{line}");
     assert!(puts(&api).is_empty());
 }
+
+#[test]
+fn scale_down_falls_back_to_scale_when_too_few_members_can_be_evicted() {
+    let api = ApiServer::start(4);
+    for i in 0..3 {
+        api.set_member_state(i, "destroying");
+    }
+    let a = Autoscaler::new(&api);
+    a.add_markers(Down, 1, Some(20.0), None, 1);
+    let line = a.run(&["scale-tick"]).decision_line();
+    assert!(line.contains("to=2") && line.contains("method=scale"), "{line}");
+    let calls = puts(&api);
+    assert_eq!(calls.len(), 1);
+    assert!(calls[0].path.ends_with(":scale"), "{}", calls[0].path);
+    assert_eq!(api.pool().size, 2);
+}

@@ -44,7 +44,7 @@ pub enum ReadError {
     Closed,
     /// The deadline passed (408).
     Timeout,
-    /// Body over the limit (413).
+    /// Body over the limit (413), or request head over 16 KiB (431).
     TooLarge,
     /// Not HTTP/1.x as we accept it (400).
     Bad(&'static str),
@@ -95,7 +95,7 @@ fn read_line(conn: &mut Conn, budget: &mut usize) -> Result<String, ReadError> {
         return Err(ReadError::Closed);
     }
     if n > *budget {
-        return Err(ReadError::Bad("request head too large"));
+        return Err(ReadError::TooLarge);
     }
     *budget -= n;
     if line.last() != Some(&b'\n') {
@@ -138,13 +138,16 @@ pub fn read_head(conn: &mut Conn) -> Result<Head, ReadError> {
 
 /// The whole body, refusing more than `limit` bytes without reading past it.
 pub fn read_body(conn: &mut Conn, head: &Head, limit: usize) -> Result<Vec<u8>, ReadError> {
+    if matches!(head.body, BodyKind::Length(n) if n > limit as u64) {
+        return Err(ReadError::TooLarge);
+    }
+    // Invite the body only once we know we will take it.
     if head.header("Expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue")) {
         let s = conn.get_mut();
         s.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").map_err(ReadError::from_io)?;
     }
     match head.body {
         BodyKind::None => Ok(Vec::new()),
-        BodyKind::Length(n) if n > limit as u64 => Err(ReadError::TooLarge),
         BodyKind::Length(n) => {
             let mut body = vec![0; n as usize];
             conn.read_exact(&mut body).map_err(ReadError::from_io)?;
@@ -205,6 +208,7 @@ fn reason_phrase(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Status",

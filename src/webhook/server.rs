@@ -78,15 +78,17 @@ pub fn run(env: &Env) -> Result<(), Failure> {
     let ctx = Arc::new(Ctx { cfg, spool, metrics: Metrics::for_listener(), in_flight: AtomicUsize::new(0) });
     spawn_waker(local);
     for incoming in listener.incoming() {
-        if STOP.load(Ordering::SeqCst) {
-            break;
-        }
+        // Whatever was accepted is served, the waker's empty connection too
+        // (it closes without a request, which ends quietly).
         match incoming {
             Ok(stream) => dispatch(&ctx, stream),
             Err(e) => {
                 log::warn("listen.accept_failed", &[("error", &e)]);
                 thread::sleep(Duration::from_millis(50));
             }
+        }
+        if STOP.load(Ordering::SeqCst) {
+            break;
         }
     }
     drop(listener);
@@ -111,7 +113,7 @@ fn spawn_waker(local: SocketAddr) {
             thread::sleep(Duration::from_millis(20));
         }
         log::info("listen.stopping", &[]);
-        let _ = TcpStream::connect_timeout(&target, Duration::from_millis(500));
+        drop(TcpStream::connect_timeout(&target, Duration::from_millis(500)));
     });
 }
 
@@ -161,7 +163,7 @@ fn serve(ctx: &Ctx, mut conn: Conn, peer: &str) {
             let refusal = match e {
                 ReadError::Timeout => refuse(408, "timeout", "request head did not arrive in time"),
                 ReadError::Bad(what) => refuse(400, "bad_request", what),
-                _ => refuse(413, "too_large", "request head too large"),
+                ReadError::TooLarge | ReadError::Closed => refuse(431, "head_too_large", "request head over 16 KiB"),
             };
             return finish(ctx, conn, peer, None, Err(refusal), true);
         }

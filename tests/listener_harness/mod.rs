@@ -94,7 +94,11 @@ impl Listener {
 
     /// Wait (bounded) until some stdout/stderr line contains `needle`.
     pub fn wait_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        self.wait_log_within(needle, Duration::from_secs(5))
+    }
+
+    pub fn wait_log_within(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
         loop {
             let all: Vec<String> = self.stdout().into_iter().chain(self.stderr()).collect();
             if let Some(line) = all.into_iter().find(|l| l.contains(needle)) {
@@ -156,7 +160,7 @@ impl Reply {
 }
 
 pub fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n", body.len());
+    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in headers {
         raw.push_str(&format!("{k}: {v}\r\n"));
     }
