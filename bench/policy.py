@@ -12,7 +12,7 @@ Delays are the real ones (twin: member boot 90 s; scaling.json: scrape 15 s,
 `for` 1 m; tick 60 s) divided by --factor. Writes bench/policy.json,
 bench/policy.png and the "## Policy benchmark" section of BENCHMARKS.md.
 
-  ours_eval15  what-if: ours with the alert rule evaluated every 15 s, not 60 s
+  ours_eval60  what-if: ours with the alert rule evaluated every 60 s, not 15 s
 
 Usage: .venv/bin/python bench/policy.py [--factor 20]   (takes about 4 x 100/F minutes)
 """
@@ -32,9 +32,16 @@ from stack.run import Options, load, run  # noqa: E402
 CONTENDERS = {
     "ours": dict(label="our default policy"),
     "step": dict(label="+-1 per tick (step, no cooldowns)", policy="step", cooldowns=False),
-    "course": dict(label="course helper (+-1 per webhook, re-sent every 5 min)", policy="step", cooldowns=False, alert_overrides=["repeat_interval_seconds=300"]),
-    # A what-if, not one of the three required contenders: our policy with the alert rule evaluated every 15 s instead of 60 s.
-    "ours_eval15": dict(label="what-if: ours, alert evaluated every 15 s", alert_overrides=["evaluation_interval_seconds=15"]),
+    # The course's Grafana rule is evaluated every minute (sprint-3 reference: `frequency: 1m`).
+    "course": dict(
+        label="course helper (+-1 per webhook, re-sent every 5 min)",
+        policy="step",
+        cooldowns=False,
+        alert_overrides=["repeat_interval_seconds=300", "evaluation_interval_seconds=60"],
+    ),
+    # A what-if, not one of the three required contenders: our policy with the alert rule evaluated every 60 s, the
+    # default before this benchmark showed the 60 s evaluation alignment costs up to a minute.
+    "ours_eval60": dict(label="what-if: ours, alert evaluated every 60 s", alert_overrides=["evaluation_interval_seconds=60"]),
 }
 REQUIRED = ("ours", "step", "course")
 TARGET_SECONDS = 240
@@ -138,7 +145,8 @@ def main(argv=None) -> int:
         command = f".venv/bin/python bench/policy.py --factor {a.factor:g}"
         write_section(
             f"Command: `{command}` (one run of each; `--report-only` rebuilds this section from the saved runs). Time factor {a.factor:g}: every delay is the real one divided by {a.factor:g} "
-            "(member boot 90 s, scrape 15 s, alert `for` 1 m, tick 60 s, cooldowns, Alertmanager intervals); all times below are "
+            "(member boot 90 s, scrape 15 s, alert evaluation 15 s (the course helper: 60 s), alert `for` 1 m, tick 60 s, cooldowns, "
+            "Alertmanager intervals); all times below are "
             "equivalent real-time seconds since `ab -c 2 -n 1000` started. Member-minutes count every member that existed, "
             "from the load start to the end of the run. A reversal is a change of scaling direction, except the one "
             "expected turn from growing to shrinking after the load ended.\n\n"
@@ -147,8 +155,9 @@ def main(argv=None) -> int:
             + stages(milestones)
             + "\n\nTargets for our policy:\n\n"
             + "\n".join(verdicts(results, 2))
-            + "\n\nThe course helper is emulated with our own stack: `AUTOSCALER_POLICY=step`, cooldowns 0, and Alertmanager "
-            "`repeat_interval` 5 min (rendered with `--set repeat_interval_seconds=300`), so each webhook adds or removes one "
+            + "\n\nThe course helper is emulated with our own stack: `AUTOSCALER_POLICY=step`, cooldowns 0, Alertmanager "
+            "`repeat_interval` 5 min (rendered with `--set repeat_interval_seconds=300`) and the rule evaluated every minute as in "
+            "the course's Grafana setup (`--set evaluation_interval_seconds=60`), so each webhook adds or removes one "
             "member and webhooks repeat every 5 minutes. Unlike the helper, our tick acts up to 60 s after the webhook, not at once.\n\n"
             "![policy benchmark](bench/policy.png)\n"
         )
