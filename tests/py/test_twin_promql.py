@@ -126,4 +126,6 @@ def test_ab_through_the_nlb_spreads_load(twin):
     s = twin.status()
     served = [m["requests_served"] for m in s["members"]]
     assert sum(served) == 60 and all(15 <= n <= 25 for n in served), served
-    assert s["nlb"]["requests"] == 60 and s["nlb"]["no_backend"] == 0
+    # The NLB counts TCP connections: ab may open one spare connection per
+    # concurrent slot that it closes unused, so only the served count is exact.
+    assert 60 <= s["nlb"]["requests"] <= 62 and s["nlb"]["no_backend"] == 0, s["nlb"]
