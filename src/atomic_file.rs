@@ -1,8 +1,9 @@
 //! Replace a file atomically and durably: write a temp file in the same
 //! directory, fsync it, rename it over the target, fsync the directory. A
-//! crash leaves either the old content or the new, never a mix.
+//! crash leaves either the old content or the new, never a mix. Also the two
+//! directory helpers every durable writer (state, decisions, markers) uses.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -19,12 +20,23 @@ pub fn write(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
-        crate::markers::sync_dir(dir)
+        sync_dir(dir)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Create `dir` (and its parents) readable by its owner only.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// Make renames and removals in `dir` durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

@@ -7,10 +7,12 @@
 //! left by a crash are never read and are removed by [`Spool::clean_temp`].
 //! File names sort by receive time, so listing gives arrival order.
 
+use crate::atomic_file::{create_private_dir, sync_dir};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -153,7 +155,7 @@ impl Spool {
             let tmp = self.dir.join(format!("{TEMP_PREFIX}{id}"));
             let body = serde_json::to_vec(marker).map_err(io::Error::other)?;
             let result = (|| {
-                let mut file = OpenOptions::new().write(true).create_new(true).mode_private().open(&tmp)?;
+                let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
                 file.write_all(&body)?;
                 file.sync_all()?;
                 fs::rename(&tmp, self.dir.join(format!("{id}.json")))
@@ -172,7 +174,7 @@ impl Spool {
     /// (named like a temp marker, so a crash leaves nothing `list` reads).
     pub fn check_writable(&self) -> io::Result<()> {
         let probe = self.dir.join(format!("{TEMP_PREFIX}probe-{}-{}", std::process::id(), SEQUENCE.fetch_add(1, Ordering::Relaxed)));
-        let result = OpenOptions::new().write(true).create_new(true).mode_private().open(&probe).and_then(|f| f.sync_all());
+        let result = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&probe).and_then(|f| f.sync_all());
         let _ = fs::remove_file(&probe);
         result
     }
@@ -238,26 +240,6 @@ fn new_id(marker: &Marker) -> String {
     let millis = marker.received_at.timestamp_millis().max(0);
     let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed);
     format!("{millis:013}-{seq:06}-{}-{}", std::process::id(), marker.direction)
-}
-
-pub fn create_private_dir(dir: &Path) -> io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
-}
-
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-trait PrivateMode {
-    fn mode_private(&mut self) -> &mut Self;
-}
-
-impl PrivateMode for OpenOptions {
-    fn mode_private(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.mode(0o600)
-    }
 }
 
 #[cfg(test)]

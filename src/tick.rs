@@ -12,12 +12,13 @@
 //!
 //! An API failure leaves the markers in place and exits 1.
 
+use crate::atomic_file;
 use crate::config::{self, ApiConfig, Env, PolicyConfig};
 use crate::decisions::{self, Record};
 use crate::exoscale::client::Client;
 use crate::failure::Failure;
 use crate::log;
-use crate::markers::{self, Spool};
+use crate::markers::Spool;
 use crate::policy::{self, Action};
 use crate::state::State;
 use chrono::Utc;
@@ -33,7 +34,7 @@ pub fn run(env: &Env) -> Result<(), Failure> {
     let knobs = PolicyConfig::from_env(env)?;
     let dry_run = config::dry_run(env)?;
     let dir = config::state_dir(env);
-    markers::create_private_dir(&dir).map_err(|e| {
+    atomic_file::create_private_dir(&dir).map_err(|e| {
         runtime(format!("cannot create the state directory {}: {e}; check AUTOSCALER_STATE_DIR and its owner", dir.display()))
     })?;
     let Some(_lock) = try_lock(&dir)? else {
